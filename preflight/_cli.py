@@ -1,0 +1,179 @@
+"""The ``preflight`` command line: parse flags, run checks, render, exit 0 / 1 / 2.
+
+``main(argv) -> int`` is the one boundary where errors become exit codes: a
+``PreflightError`` or a usage error prints one line on stderr and returns 2; nothing else
+is caught, so a bug still shows its traceback. Heavy modules (cryptography, the HTTP client)
+are imported inside the commands that need them, so ``--version`` and ``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from ._errors import ConfigError, PreflightError
+from ._model import EXIT_UNUSABLE, Report
+
+Clock = Callable[[], datetime]
+
+_OUTPUTS = ("table", "json")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputOptions:
+    output: str
+    junit: Path | None
+    markdown: Path | None
+    strict: bool
+
+    def validate(self) -> None:
+        """Refuse unwritable report paths before any work, so nothing is half done."""
+        for flag, path in (("--junit", self.junit), ("--markdown", self.markdown)):
+            if path is None:
+                continue
+            parent = path.parent if str(path.parent) else Path(".")
+            if not parent.is_dir():
+                raise ConfigError(f"{flag}: folder {parent} does not exist", fix="create it or choose another path")
+            if not os.access(parent, os.W_OK):
+                raise ConfigError(f"{flag}: folder {parent} is not writable")
+
+
+def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The report flags every checking command shares."""
+    decorators = [
+        click.option("-o", "--output", type=click.Choice(_OUTPUTS), default="table", show_default=True, help="Format on stdout."),
+        click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write a JUnit XML report to FILE."),
+        click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), help="Also write a Markdown report to FILE."),
+        click.option("--strict", is_flag=True, help="Exit 1 on warnings too."),
+    ]
+    for decorate in reversed(decorators):
+        fn = decorate(fn)
+    return fn
+
+
+def threshold_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--fail-within", default="7d", show_default=True, help="Fail when a certificate expires within this.")(fn)
+    fn = click.option("--warn-within", default="30d", show_default=True, help="Warn when a certificate expires within this.")(fn)
+    return fn
+
+
+def _expiry(warn_within: str, fail_within: str) -> Any:
+    from ._durations import parse_duration
+    from ._x509 import ExpiryPolicy
+
+    return ExpiryPolicy(
+        warn_within=parse_duration(warn_within, name="--warn-within"),
+        fail_within=parse_duration(fail_within, name="--fail-within"),
+    )
+
+
+def emit(report: Report, opts: OutputOptions) -> int:
+    """Write the requested reports and return the exit code."""
+    from ._report import render_json, render_junit, render_markdown, render_table, use_color, write_atomic
+
+    if opts.junit is not None:
+        write_atomic(opts.junit, render_junit(report, strict=opts.strict))
+    if opts.markdown is not None:
+        write_atomic(opts.markdown, render_markdown(report, strict=opts.strict))
+    if opts.output == "json":
+        click.echo(render_json(report, strict=opts.strict), nl=False)
+    else:
+        click.echo(render_table(report, color=use_color(sys.stdout), strict=opts.strict), nl=False)
+    return report.exit_code(strict=opts.strict)
+
+
+def _now(ctx: click.Context) -> datetime:
+    clock: Clock = ctx.obj or (lambda: datetime.now(UTC))
+    return clock()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="preflight", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Tell, before a Helm deploy, whether it can succeed and if not, why.
+
+    \b
+    Exit codes: 0 ready (warnings allowed), 1 a check failed (or warned, with --strict),
+    2 preflight could not run (usage or configuration error).
+    """
+
+
+@cli.command()
+@click.option("--pki-dir", type=click.Path(path_type=Path), default=Path("/etc/kubernetes"), show_default=True,
+              help="The kubeadm folder holding pki/ and the *.conf kubeconfigs.")
+@click.option("--kubelet-dir", type=click.Path(path_type=Path), default=Path("/var/lib/kubelet"), show_default=True,
+              help="The kubelet's folder (pki/kubelet-client-current.pem, the serving certificate).")
+@threshold_options
+@output_options
+@click.pass_context
+def certs(ctx: click.Context, /, pki_dir: Path, kubelet_dir: Path, warn_within: str, fail_within: str, **out: Any) -> int:
+    """Audit a kubeadm node's certificates and kubeconfigs, offline.
+
+    One row per certificate, id pki.<name>: everything 'kubeadm certs check-expiration'
+    lists, plus kubelet.conf, the kubelet's client and serving certificates and sa.key/sa.pub.
+    """
+    from ._offline import certs_report
+
+    opts = OutputOptions(**out)
+    opts.validate()
+    report = certs_report(pki_dir=pki_dir, kubelet_dir=kubelet_dir, expiry=_expiry(warn_within, fail_within), now=_now(ctx))
+    return emit(report, opts)
+
+
+@cli.command()
+@click.option("--kubeconfig", "kubeconfig", type=str, help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+@click.option("--context", "context", type=str, help="The context to audit (default: current-context).")
+@click.option("--all-contexts", is_flag=True, help="Audit every context.")
+@threshold_options
+@output_options
+@click.pass_context
+def kubeconfig(
+    ctx: click.Context, /, kubeconfig: str | None, context: str | None, all_contexts: bool, warn_within: str, fail_within: str, **out: Any
+) -> int:
+    """Audit a kubeconfig offline: credentials, TLS settings and file permissions."""
+    from ._offline import kubeconfig_report
+
+    if context and all_contexts:
+        raise click.UsageError("--context and --all-contexts exclude each other")
+    opts = OutputOptions(**out)
+    opts.validate()
+    report = kubeconfig_report(
+        kubeconfig=kubeconfig,
+        context=context,
+        all_contexts=all_contexts,
+        expiry=_expiry(warn_within, fail_within),
+        now=_now(ctx),
+    )
+    return emit(report, opts)
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    """Run the CLI and return its exit code (0 ready, 1 not ready, 2 could not run)."""
+    try:
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="preflight", standalone_mode=False, obj=clock)
+    except click.exceptions.Exit as exc:  # --help, --version
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        hint = f" (see 'preflight {exc.ctx.command_path.split(' ', 1)[-1]} --help')" if exc.ctx and " " in exc.ctx.command_path else ""
+        click.echo(f"preflight: error: {exc.format_message()}{hint}", err=True)
+        return EXIT_UNUSABLE
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("preflight: interrupted", err=True)
+        return EXIT_UNUSABLE
+    except PreflightError as exc:
+        click.echo(f"preflight: error: {exc}", err=True)
+        return exc.exit_code
+    return int(result) if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

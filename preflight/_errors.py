@@ -1,0 +1,127 @@
+"""The project's own errors: the one place foreign failures are translated.
+
+Every expected failure ends up as one of these, with a one-line message that names the thing
+and, where we know it, the fix. The CLI prints ``str(error)`` and exits with ``exit_code``;
+a traceback reaching the user is a bug.
+
+    PreflightError                     exit 2: preflight could not run
+    ├── ConfigError                    bad input: flags, files, kubeconfig, certificates
+    │   └── NoChecksError              nothing would be checked (never a silent pass)
+    └── ClusterError                   a request to the API server failed
+        ├── UnreachableError           DNS, refused, no answer, TLS; ``step`` names which
+        ├── UnauthorizedError          401: the credential was rejected
+        ├── ForbiddenError             403: authenticated, not allowed
+        ├── NotFoundError              404
+        ├── ConflictError              409 (``AlreadyExists`` is ``reason == "AlreadyExists"``)
+        └── ServerError                429 and 5xx (transient: the only ones we retry)
+
+What this module deliberately does not do: it never carries a response body or a request
+header into a message. API error bodies are reduced to the Status ``reason`` and a trimmed
+``message``; both are written by the API server, never by the client, so they hold no secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClusterError",
+    "ConfigError",
+    "ConflictError",
+    "ForbiddenError",
+    "NoChecksError",
+    "NotFoundError",
+    "PreflightError",
+    "ServerError",
+    "UnauthorizedError",
+    "UnreachableError",
+    "error_for_status",
+]
+
+_MAX_MESSAGE = 300
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= _MAX_MESSAGE else flat[: _MAX_MESSAGE - 3] + "..."
+
+
+class PreflightError(Exception):
+    """Base of everything preflight raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, fix: str = "") -> None:
+        self.message = _one_line(message)
+        self.fix = _one_line(fix) if fix else ""
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.fix})" if self.fix else self.message
+
+
+class ConfigError(PreflightError):
+    """The input is wrong: a flag, a file, a kubeconfig field, a certificate."""
+
+    def __init__(self, message: str, *, source: str = "", fix: str = "") -> None:
+        self.source = source
+        super().__init__(f"{source}: {message}" if source else message, fix=fix)
+
+
+class NoChecksError(ConfigError):
+    """The selection left nothing to check: reported as an error, never as a pass."""
+
+
+class ClusterError(PreflightError):
+    """A request to the API server failed. ``status`` is the HTTP status, 0 without one."""
+
+    status = 0
+    transient = False
+
+    def __init__(self, message: str, *, status: int = 0, reason: str = "", fix: str = "") -> None:
+        if status:
+            self.status = status
+        self.reason = reason
+        super().__init__(message, fix=fix)
+
+
+class UnreachableError(ClusterError):
+    """No HTTP answer. ``step`` is one of dns, connect, timeout, tls, http."""
+
+    def __init__(self, message: str, *, step: str, transient: bool, fix: str = "") -> None:
+        self.step = step
+        self.transient = transient
+        super().__init__(message, fix=fix)
+
+
+class UnauthorizedError(ClusterError):
+    status = 401
+
+
+class ForbiddenError(ClusterError):
+    status = 403
+
+
+class NotFoundError(ClusterError):
+    status = 404
+
+
+class ConflictError(ClusterError):
+    status = 409
+
+
+class ServerError(ClusterError):
+    transient = True
+
+
+def error_for_status(status: int, message: str, *, reason: str = "") -> ClusterError:
+    """The ClusterError subclass for an HTTP error status."""
+    kinds: dict[int, type[ClusterError]] = {
+        401: UnauthorizedError,
+        403: ForbiddenError,
+        404: NotFoundError,
+        409: ConflictError,
+    }
+    if status in kinds:
+        return kinds[status](message, status=status, reason=reason)
+    if status == 429 or status >= 500:
+        return ServerError(message, status=status, reason=reason)
+    return ClusterError(message, status=status, reason=reason)

@@ -1,0 +1,213 @@
+"""Collect facts concurrently under one deadline, then judge them with pure checks.
+
+The troubleshoot split (collectors do I/O, analyzers judge): a *collector* gathers one kind
+of fact and is called at most once per run, however many checks need it (facts are memoized
+futures); a *check* is a pure function of the facts it names plus the run's ``Policy``.
+
+- Every fact a check needs is started at once, each in its own daemon thread, so a black-holed
+  socket cannot keep the process alive past the deadline (``concurrent.futures`` threads are
+  joined at interpreter exit; daemon threads are not).
+- A fact that failed reaches the check as a ``FactError`` only when the check declares
+  ``handles_errors``; otherwise the runner reports it: ``skip`` when we were not allowed to
+  look (403) or when a root check already explains it, ``error`` when we could not look.
+- A check that raises becomes an ``error`` finding; the other checks still run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from ._errors import ForbiddenError, NoChecksError, UnauthorizedError, UnreachableError
+from ._model import Finding, Outcome, Report
+from ._x509 import ExpiryPolicy
+
+__all__ = ["Check", "Deadline", "FactError", "Facts", "Policy", "run_checks"]
+
+
+class Deadline:
+    """The run's time budget, shared by every collector and request."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._end = clock() + seconds
+        self.seconds = seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._end - self._clock())
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """Everything a check may consult besides facts: the clock and the user's thresholds."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FactError:
+    """Stands in for a fact whose collector failed."""
+
+    name: str
+    error: BaseException
+
+    @property
+    def forbidden(self) -> bool:
+        return isinstance(self.error, ForbiddenError)
+
+
+Collector = Callable[["Facts"], Any]
+
+
+class Facts:
+    """Memoized, concurrently gathered facts. ``get`` blocks until a fact is ready."""
+
+    def __init__(self, collectors: Mapping[str, Collector], deadline: Deadline) -> None:
+        self._collectors = collectors
+        self.deadline = deadline
+        self._futures: dict[str, Future[Any]] = {}
+        self._durations: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def start(self, name: str) -> Future[Any]:
+        with self._lock:
+            if name in self._futures:
+                return self._futures[name]
+            if name not in self._collectors:
+                raise KeyError(f"no collector for fact {name!r}")
+            future: Future[Any] = Future()
+            self._futures[name] = future
+        threading.Thread(target=self._collect, args=(name, future), name=f"fact:{name}", daemon=True).start()
+        return future
+
+    def _collect(self, name: str, future: Future[Any]) -> None:
+        started = time.monotonic()
+        try:
+            future.set_result(self._collectors[name](self))
+        except BaseException as exc:  # noqa: BLE001 - handed to the check as a FactError
+            future.set_exception(exc)
+        finally:
+            self._durations[name] = time.monotonic() - started
+
+    def get(self, name: str) -> Any:
+        try:
+            return self.start(name).result(timeout=self.deadline.remaining())
+        except FutureTimeout:
+            raise UnreachableError(
+                f"gave up collecting {name} at the {self.deadline.seconds:g}s deadline",
+                step="timeout",
+                transient=True,
+                fix="raise --timeout, or see api.reachable",
+            ) from None
+
+    def get_or_error(self, name: str) -> Any:
+        try:
+            return self.get(name)
+        except Exception as exc:  # noqa: BLE001 - reported, never raised past the runner
+            return FactError(name, exc)
+
+    def duration_ms(self, names: Iterable[str]) -> int:
+        return int(max((self._durations.get(n, 0.0) for n in names), default=0.0) * 1000)
+
+
+CheckFn = Callable[..., "Finding | Iterable[Finding]"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """A row of a check table: the id it reports under, the facts it needs, the judge."""
+
+    id: str
+    needs: tuple[str, ...]
+    run: CheckFn
+    handles_errors: bool = False
+    title: str = ""
+
+
+# Errors that a root check (api.reachable, kubeconfig.credentials / auth.identity) already
+# explains; downstream checks skip instead of repeating them.
+_ROOT_ERRORS = (UnreachableError, UnauthorizedError)
+
+
+def _finding_for_fact_error(check: Check, failed: FactError) -> Finding:
+    err = failed.error
+    if isinstance(err, ForbiddenError):
+        return Finding(
+            id=check.id,
+            outcome=Outcome.SKIP,
+            message=f"not allowed to look: {err.message}",
+            remediation=err.fix or "grant the permission named above to check this",
+            evidence={"fact": failed.name, "status": 403},
+        )
+    if isinstance(err, _ROOT_ERRORS):
+        root = "api.reachable" if isinstance(err, UnreachableError) else "auth.identity"
+        return Finding(
+            id=check.id,
+            outcome=Outcome.SKIP,
+            message=f"not checked: the API request failed ({err.message}); see {root}",
+            evidence={"fact": failed.name, "blocked_by": root},
+        )
+    return Finding(
+        id=check.id,
+        outcome=Outcome.ERROR,
+        message=f"could not collect {failed.name}: {err}",
+        remediation=getattr(err, "fix", ""),
+        evidence={"fact": failed.name, "error": type(err).__name__},
+    )
+
+
+def _judge(check: Check, facts: Facts, policy: Policy) -> list[Finding]:
+    values = {name: facts.get_or_error(name) for name in check.needs}
+    failed = [v for v in values.values() if isinstance(v, FactError)]
+    if failed and not check.handles_errors:
+        return [_finding_for_fact_error(check, failed[0])]
+    started = time.monotonic()
+    try:
+        produced = check.run(policy, **{n.replace("-", "_").replace(".", "_"): v for n, v in values.items()})
+        findings = [produced] if isinstance(produced, Finding) else list(produced)
+    except Exception as exc:  # noqa: BLE001 - a crashing check is an error finding, not a crash
+        findings = [
+            Finding(
+                id=check.id,
+                outcome=Outcome.ERROR,
+                message=f"the check itself failed: {type(exc).__name__}: {exc}",
+                remediation="this is a preflight bug; please report it with the JSON output",
+            )
+        ]
+    own_ms = int((time.monotonic() - started) * 1000)
+    took = facts.duration_ms(check.needs) + own_ms
+    return [f if f.duration_ms else replace(f, duration_ms=took) for f in findings]
+
+
+def run_checks(
+    checks: Sequence[Check],
+    collectors: Mapping[str, Collector],
+    *,
+    policy: Policy,
+    deadline: Deadline,
+) -> Report:
+    """Run ``checks`` (in report order) over facts gathered by ``collectors``."""
+    if not checks:
+        raise NoChecksError("no checks selected: nothing would be verified", fix="drop the filter that excluded them")
+    started = time.monotonic()
+    facts = Facts(collectors, deadline)
+    for check in checks:  # start every needed fact now so they run concurrently
+        for name in check.needs:
+            facts.start(name)
+    findings: list[Finding] = []
+    for check in checks:
+        findings.extend(_judge(check, facts, policy))
+    if not findings:
+        raise NoChecksError("the selected checks produced no findings")
+    return Report(findings=findings, duration_ms=int((time.monotonic() - started) * 1000))

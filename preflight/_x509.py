@@ -1,0 +1,257 @@
+"""The offline certificate engine: load, describe, relate and judge X.509 certificates.
+
+Loads PEM (one or a bundle) and DER certificates and PEM/DER private keys; tells whether a
+key belongs to a certificate and whether a certificate was signed by a given CA; judges
+validity against the warn/fail thresholds.
+
+Private PKIs such as kubeadm's lack extensions that web-PKI verification insists on (a CA
+without KeyUsage, leaves without AuthorityKeyIdentifier). So "signed by" here means what the
+API server's client-certificate authenticator needs: the issuer name matches and the CA's
+key verifies the signature (``Certificate.verify_directly_issued_by``); no extension policy.
+
+What this module does not do: read files (callers pass bytes and name their source), or talk
+to the network. Every parse failure is a ``ConfigError`` naming the source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
+from ._durations import format_age, format_residual
+from ._errors import ConfigError
+from ._model import Outcome
+
+__all__ = [
+    "CertInfo",
+    "ExpiryPolicy",
+    "describe",
+    "issued_by",
+    "key_matches",
+    "load_certificates",
+    "load_private_key",
+    "load_public_key",
+    "chains_to",
+    "rfc3339",
+    "san_matches",
+]
+
+# cryptography parses lazily and raises these for malformed input; InvalidVersion and the
+# extension errors are not ValueErrors (found by tests/unit/test_parsers_property.py).
+_PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _human_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def load_certificates(data: bytes, *, source: str) -> list[x509.Certificate]:
+    """Every certificate in ``data``: a PEM bundle (one or more) or a single DER certificate."""
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+        for cert in certs:  # fields parse lazily; touch them now so errors surface here
+            _ = cert.subject, cert.issuer, cert.not_valid_after_utc, cert.not_valid_before_utc
+            _ = cert.serial_number, cert.extensions
+    except _PARSE_ERRORS as exc:
+        raise ConfigError(
+            "not a PEM or DER certificate", source=source, fix="check the file or field holds a certificate"
+        ) from exc
+    if not certs:
+        raise ConfigError("no certificate found", source=source)
+    return certs
+
+
+def load_private_key(data: bytes, *, source: str) -> PrivateKeyTypes:
+    """A PEM or DER private key (unencrypted, as kubeadm and kubeconfigs store them)."""
+    try:
+        if b"-----BEGIN" in data:
+            return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_der_private_key(data, password=None)
+    except _PARSE_ERRORS as exc:
+        raise ConfigError("not a readable unencrypted private key", source=source) from exc
+
+
+def load_public_key(data: bytes, *, source: str) -> PublicKeyTypes:
+    """A PEM public key, such as kubeadm's sa.pub."""
+    try:
+        return serialization.load_pem_public_key(data)
+    except _PARSE_ERRORS as exc:
+        raise ConfigError("not a PEM public key", source=source) from exc
+
+
+def key_matches(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    try:
+        return cert.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)
+    except _PARSE_ERRORS:
+        return False
+
+
+def issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """True when ``ca`` signed ``cert``: issuer name matches and the signature verifies."""
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (*_PARSE_ERRORS, InvalidSignature):
+        return False
+    return True
+
+
+def chains_to(
+    leaf: x509.Certificate, roots: Sequence[x509.Certificate], intermediates: Sequence[x509.Certificate] = ()
+) -> bool:
+    """True when a path of signatures leads from ``leaf`` to one of ``roots``."""
+    current, pool = leaf, list(intermediates)
+    for _ in range(len(pool) + 1):
+        if any(issued_by(current, root) for root in roots):
+            return True
+        parent = next((c for c in pool if issued_by(current, c)), None)
+        if parent is None:
+            return False
+        pool.remove(parent)
+        current = parent
+    return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertInfo:
+    """What a person asks of a certificate, as plain values."""
+
+    subject: str
+    issuer: str
+    serial: str  # decimal, as the API server's x509 log lines quote it ("SN=...")
+    sha256: str
+    sans: tuple[str, ...]
+    not_before: datetime
+    not_after: datetime
+    is_ca: bool
+
+    def residual(self, now: datetime) -> str:
+        return format_residual(self.not_after - now)
+
+    def evidence(self, now: datetime) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "serial": self.serial,
+            "sha256": self.sha256,
+            "sans": list(self.sans),
+            "not_before": rfc3339(self.not_before),
+            "not_after": rfc3339(self.not_after),
+            "residual": self.residual(now),
+            "expired": now > self.not_after,
+            "not_yet_valid": now < self.not_before,
+        }
+
+
+def _sans(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, *_PARSE_ERRORS):
+        return ()
+    ips = [str(ip) for ip in ext.get_values_for_type(x509.IPAddress)]
+    return tuple(ext.get_values_for_type(x509.DNSName)) + tuple(ips)
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, *_PARSE_ERRORS):
+        return False
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except _PARSE_ERRORS:
+        return "<unreadable name>"
+
+
+def describe(cert: x509.Certificate) -> CertInfo:
+    return CertInfo(
+        subject=_name(cert.subject),
+        issuer=_name(cert.issuer),
+        serial=str(cert.serial_number),
+        sha256=hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        sans=_sans(cert),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        is_ca=_is_ca(cert),
+    )
+
+
+def san_matches(info: CertInfo, host: str) -> bool:
+    """Does the certificate name ``host``? IPs compare as addresses; DNS names allow one
+    leading wildcard label, as Go's crypto/x509 VerifyHostname does."""
+    try:
+        wanted_ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        wanted_ip = None
+    for san in info.sans:
+        if wanted_ip is not None:
+            try:
+                if ipaddress.ip_address(san) == wanted_ip:
+                    return True
+            except ValueError:
+                continue
+        elif san.lower() == host.lower() or (
+            san.startswith("*.") and host.lower().partition(".")[2] == san[2:].lower()
+        ):
+            return True
+    return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpiryPolicy:
+    """When a certificate's remaining validity becomes a warning, then a failure."""
+
+    warn_within: timedelta = timedelta(days=30)
+    fail_within: timedelta = timedelta(days=7)
+
+    def __post_init__(self) -> None:
+        if self.fail_within > self.warn_within:
+            raise ConfigError(
+                "--fail-within is longer than --warn-within",
+                fix="make the failure threshold the shorter one, e.g. --warn-within 30d --fail-within 7d",
+            )
+
+    def judge(self, info: CertInfo, now: datetime) -> tuple[Outcome, str]:
+        """The outcome and a phrase such as "expired 35d ago (2023-05-14 05:49 UTC)"."""
+        if now > info.not_after:
+            return Outcome.FAIL, f"expired {format_age(now - info.not_after)} ago ({_human_time(info.not_after)})"
+        if now < info.not_before:
+            return Outcome.FAIL, (
+                f"not valid until {_human_time(info.not_before)}, {format_age(info.not_before - now)} "
+                "from now by this machine's clock (clock skew?)"
+            )
+        phrase = f"expires in {info.residual(now)} ({_human_time(info.not_after)})"
+        return self.judge_remaining(info.not_after - now), phrase
+
+    def judge_remaining(self, remaining: timedelta) -> Outcome:
+        if remaining <= self.fail_within:
+            return Outcome.FAIL
+        if remaining <= self.warn_within:
+            return Outcome.WARN
+        return Outcome.PASS

@@ -1,0 +1,7 @@
+"""Long-lived ServiceAccount tokens, created, verified and audited correctly."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,87 @@
+"""Command line for the control-plane harness (run from the repository root).
+
+    python -m tests.controlplane up      --workdir DIR [--timeout S] [--bin-dir DIR]
+    python -m tests.controlplane down    --workdir DIR
+    python -m tests.controlplane break   KNOB [ARGS...] --workdir DIR
+    python -m tests.controlplane repair  --workdir DIR [--timeout S] [--restart-etcd]
+    python -m tests.controlplane status  --workdir DIR
+
+`up` builds what is missing, starts the cluster, prints progress on stderr and the admin
+kubeconfig path as its last stdout line, and exits leaving the processes running in their
+own sessions. `break` prints what the knob returned (e.g. the blackhole address). `status`
+prints `NAME: pid PID running|stopped` per process and exits 1 if a component is stopped.
+Expected failures are one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .cluster import ControlPlane
+from .components import NAMES
+from .errors import HarnessError
+from .faults import KNOBS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.controlplane",
+        description="Run and break a real Kubernetes control plane on 127.0.0.1.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.add_argument("--workdir", required=True, type=Path, help="cluster folder (like /etc/kubernetes)")
+        return p
+
+    up = command("up", "create (first time) and start the control plane")
+    up.add_argument("--timeout", type=float, default=180)
+    up.add_argument("--bin-dir", type=Path, help="binaries (default: build.sh's cache folder)")
+    command("down", "stop every process of the workdir")
+    brk = command("break", "apply a fault knob")
+    brk.add_argument("knob", choices=sorted(KNOBS), metavar="KNOB",
+                     help="one of: " + ", ".join(KNOBS))
+    brk.add_argument("args", nargs="*", metavar="ARG")
+    rep = command("repair", "kubeadm certs renew all, restart the components, wait ready")
+    rep.add_argument("--timeout", type=float, default=180)
+    rep.add_argument("--restart-etcd", action="store_true")
+    command("status", "show each process and whether it runs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    try:
+        if args.command == "up":
+            cp = ControlPlane(args.workdir, args.bin_dir)
+            cp.up(timeout=args.timeout)
+            print(f"control plane {cp.version} ready at {cp.server}", file=sys.stderr)
+            print(cp.admin_kubeconfig)
+            return 0
+        cp = ControlPlane(args.workdir)
+        if args.command == "down":
+            cp.down()
+        elif args.command == "break":
+            result = cp.break_(args.knob, *args.args)
+            if result is not None:
+                print(result)
+        elif args.command == "repair":
+            cp.repair(timeout=args.timeout, restart_etcd=args.restart_etcd)
+        elif args.command == "status":
+            status = cp.status()
+            for name, pid in status.items():
+                print(f"{name}: pid {pid or '-'} {'running' if pid else 'stopped'}")
+            return 0 if all(status.get(n) for n in NAMES) else 1
+        return 0
+    except HarnessError as exc:
+        print(f"error: {exc.summary}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

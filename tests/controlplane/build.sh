@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Build the real upstream control plane (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubeadm, kubectl) and helm from the Go module proxy, once per version set.
+#
+# Binaries land in a cache folder outside the repository, keyed by the Go toolchain and a hash
+# of the three wrapper modules' go.mod/go.sum (which pin every version), so a machine that has
+# built once reuses the binaries and a version bump builds into a fresh folder.
+# Prints the bin folder on stdout; everything else goes to stderr.
+#
+#   tests/controlplane/build.sh            build what is missing, print the bin folder
+#   tests/controlplane/build.sh --print    print the bin folder without building
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mods="$here/go"
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+
+# The version a wrapper module pins for one dependency (tidy may move it into a require block).
+pinned() { awk -v m="$2" '$1=="require" {$1=""; $0=$0} $1==m && $2 ~ /^v/ {print $2; exit}' "$mods/$1/go.mod"; }
+k8s_version=$(pinned kubernetes k8s.io/kubernetes)
+etcd_version=$(pinned etcd go.etcd.io/etcd/server/v3)
+helm_version=$(pinned helm helm.sh/helm/v3)
+for v in "$k8s_version" "$etcd_version" "$helm_version"; do
+  [[ -n "$v" ]] || { echo "build.sh: cannot read a pinned version from $mods/*/go.mod" >&2; exit 1; }
+done
+go_version=$(go env GOVERSION)
+# Bump recipe when the flags below change in a way that changes the binaries.
+recipe=1
+digest=$( (echo "$recipe"; cat "$mods"/*/go.mod "$mods"/*/go.sum) | sha256sum | cut -c1-12)
+key="k8s-$k8s_version-etcd-$etcd_version-helm-$helm_version-$go_version-$digest"
+cache_root=${KUBE_PREFLIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-preflight}
+bin="$cache_root/controlplane/$key"
+
+if [[ "${1:-}" == "--print" || -f "$bin/.complete" ]]; then
+  echo "$bin"
+  exit 0
+fi
+
+log() { printf 'build.sh: %s\n' "$*" >&2; }
+staging="$bin.partial.$$"
+rm -rf "$staging"
+mkdir -p "$staging"
+trap 'rm -rf "$staging"' EXIT
+started=$(date +%s)
+
+# Upstream's hack/lib/version.sh stamps both version packages; kubeadm parses its own version
+# when gitMajor is set, so gitVersion, gitMajor and gitMinor are set together.
+minor=${k8s_version#v1.}; minor=${minor%%.*}
+k8s_ld="-s -w"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  k8s_ld+=" -X $p.gitVersion=$k8s_version -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+  k8s_ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+done
+helm_ld="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
+helm_ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+etcd_ld="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$etcd_version"
+
+# Peak RSS of each step is recorded when GNU time is available (it is not on every machine).
+timed() {
+  local name=$1; shift
+  local t0=$(date +%s)
+  if [[ -x /usr/bin/time ]]; then
+    /usr/bin/time -f "%M" -o "$staging/.rss-$name" "$@"
+  else
+    "$@"
+  fi
+  echo "$name $(( $(date +%s) - t0 ))s $(cat "$staging/.rss-$name" 2>/dev/null || echo '?')KiB" >> "$staging/.build-log"
+}
+
+log "building etcd $etcd_version"
+(cd "$mods/etcd" && timed etcd go build -trimpath -ldflags "$etcd_ld" -o "$staging/etcd" go.etcd.io/etcd/server/v3)
+log "building kubernetes $k8s_version (kube-apiserver, kube-controller-manager, kube-scheduler, kubeadm, kubectl)"
+(cd "$mods/kubernetes" && timed kubernetes go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$k8s_ld" -o "$staging/" \
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubectl)
+log "building helm $helm_version"
+(cd "$mods/helm" && timed helm go build -trimpath -ldflags "$helm_ld" -o "$staging/helm" helm.sh/helm/v3/cmd/helm)
+
+{
+  echo "key=$key"
+  echo "total_seconds=$(( $(date +%s) - started ))"
+  cat "$staging/.build-log"
+  (cd "$staging" && ls -l etcd kube-* kubeadm kubectl helm | awk '{print $NF, $5}')
+} > "$staging/BUILD-INFO"
+rm -f "$staging"/.rss-* "$staging/.build-log"
+touch "$staging/.complete"
+# Another build may have finished meanwhile; either result is the same version set.
+mkdir -p "$(dirname "$bin")"
+if ! mv -T "$staging" "$bin" 2>/dev/null; then
+  log "another build already installed $bin"
+fi
+trap - EXIT
+rm -rf "$staging"
+log "done: $(tr '\n' ' ' < "$bin/BUILD-INFO")"
+echo "$bin"

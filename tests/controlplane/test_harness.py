@@ -1,0 +1,266 @@
+"""Tests of the control-plane harness itself, against the real binaries.
+
+Two clusters run side by side: `cluster` stays healthy apart from additive faults
+(APIService, helm release, blackhole); `incident` replays INCIDENT.md in order (expired
+controller-manager certificate, renewal without restart, repair, expired serving certificate,
+repair, down), so its tests run in file order and build on each other.
+
+Every wait is a condition with a deadline; the only fixed observation window is the lease
+check, which by definition compares reads more than leaseDurationSeconds apart.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.controlplane import ControlPlane, build_binaries
+from tests.controlplane import pki
+from tests.controlplane.procs import processes_mentioning
+
+pytestmark = pytest.mark.cluster
+REPO = Path(__file__).resolve().parents[2]
+UP_TIMES: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def bin_dir() -> Path:
+    return build_binaries()
+
+
+def _up(tmp_path_factory, bin_dir: Path, name: str):
+    cp = ControlPlane(tmp_path_factory.mktemp(name), bin_dir)
+    t0 = time.monotonic()
+    cp.up()
+    UP_TIMES[name] = time.monotonic() - t0
+    print(f"\n{name}: up took {UP_TIMES[name]:.1f}s")
+    return cp
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, bin_dir):
+    cp = _up(tmp_path_factory, bin_dir, "healthy")
+    yield cp
+    cp.down()
+
+
+@pytest.fixture(scope="module")
+def incident(tmp_path_factory, bin_dir):
+    cp = _up(tmp_path_factory, bin_dir, "incident")
+    yield cp
+    cp.down()
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tests.controlplane", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# --- the healthy cluster ------------------------------------------------------------------
+
+def test_apiserver_reports_the_built_version(cluster):
+    assert cluster.version == "v1.37.2"
+    kubectl = json.loads(cluster.kubectl("version", "-o", "json").stdout)
+    assert kubectl["serverVersion"]["gitVersion"] == cluster.version
+    # And straight over TLS, verified against the kubeadm CA (/version is public).
+    ctx = ssl.create_default_context(cafile=str(cluster.pki_dir / "ca.crt"))
+    with urllib.request.urlopen(f"{cluster.server}/version", context=ctx, timeout=10) as r:
+        assert json.load(r)["gitVersion"] == cluster.version
+
+
+def test_workdir_is_laid_out_like_etc_kubernetes(cluster):
+    for name in ("ca", "apiserver", "apiserver-kubelet-client", "apiserver-etcd-client",
+                 "front-proxy-ca", "front-proxy-client", "etcd/ca", "etcd/server", "etcd/peer",
+                 "etcd/healthcheck-client"):
+        assert (cluster.pki_dir / f"{name}.crt").exists(), name
+        assert (cluster.pki_dir / f"{name}.key").stat().st_mode & 0o777 == 0o600, name
+    for conf in ("admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf",
+                 "kubelet.conf"):
+        path = cluster.workdir / conf
+        assert path.stat().st_mode & 0o777 == 0o600, conf
+        assert pki.read_kubeconfig(path)["clusters"][0]["cluster"]["server"] == cluster.server
+    # admin.conf works only through the kubeadm:cluster-admins binding, as after kubeadm init.
+    assert cluster.kubectl("auth", "can-i", "*", "*").stdout.strip() == "yes"
+
+
+def test_token_controller_fills_a_requested_service_account_token_secret(cluster):
+    cluster.kubectl("create", "serviceaccount", "preflight-probe", "-n", "default")
+    cluster.kubectl("apply", "-f", "-", input="""
+apiVersion: v1
+kind: Secret
+metadata:
+  name: preflight-probe-token
+  namespace: default
+  annotations: {kubernetes.io/service-account.name: preflight-probe}
+type: kubernetes.io/service-account-token
+""")
+
+    def token() -> str:
+        out = cluster.kubectl("get", "secret", "preflight-probe-token", "-n", "default",
+                              "-o", "jsonpath={.data.token}")
+        return out.stdout.strip()
+
+    assert cluster.wait_for(token, 60, "the token controller to fill data.token")
+
+
+def test_two_clusters_run_side_by_side_on_their_own_ports(cluster, incident):
+    assert cluster.apiserver_port != incident.apiserver_port
+    assert cluster.etcd_client_port != incident.etcd_client_port
+    for cp in (cluster, incident):
+        assert cp.kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
+
+
+def test_unavailable_apiservice_is_reported_unavailable(cluster):
+    assert cluster.break_("unavailable-apiservice").startswith(
+        "APIService v1beta1.metrics.k8s.io Available=False")
+    status = json.loads(cluster.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io",
+                                        "-o", "json").stdout)["status"]
+    available = next(c for c in status["conditions"] if c["type"] == "Available")
+    assert available["status"] == "False"
+
+
+def test_helm_pending_leaves_the_release_pending_upgrade(cluster):
+    cluster.break_("helm-pending", "demo")
+    history = json.loads(cluster.helm("history", "demo", "-n", "default", "-o", "json").stdout)
+    assert [h["status"] for h in history] == ["deployed", "pending-upgrade"]
+    assert cluster.pid("helm-upgrade") is None  # the helm process was killed, not left running
+    # The real consequence: helm refuses to upgrade a release whose latest revision is pending.
+    again = cluster.helm("upgrade", "demo", str(REPO / "tests/controlplane/charts/stallable"),
+                         "-n", "default", check=False)
+    assert again.returncode != 0
+    assert "another operation (install/upgrade/rollback) is in progress" in again.stderr
+
+
+def test_blackhole_accepts_connections_and_never_answers(cluster):
+    host, port = cluster.break_("blackhole").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"GET /apis/metrics.k8s.io/v1beta1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(1.0)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)
+    assert cluster.break_("blackhole") == f"{host}:{port}"  # idempotent while it runs
+
+
+def test_cli_status_reads_the_state_another_process_wrote(cluster):
+    result = cli("status", "--workdir", str(cluster.workdir))
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        assert lines[name] == f"pid {cluster.pid(name)} running"
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
+    result = cli("break", "blackhole", "--workdir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr
+
+
+# --- the incident, replayed on a second cluster, in order --------------------------------
+
+def test_expired_controller_manager_cert_gives_unauthorized_and_a_stale_lease(incident):
+    before = incident.lease("kube-controller-manager")
+    # Broken from another process (the CLI): state.json is all it shares with this one.
+    result = cli("break", "expire-client-cert", "controller-manager", "--workdir", str(incident.workdir))
+    assert result.returncode == 0, result.stderr
+    assert "controller-manager.conf: client certificate CN=system:kube-controller-manager" in result.stdout
+    assert not pki.is_valid_now(pki.kubeconfig_client_cert(incident.workdir / "controller-manager.conf"))
+
+    incident.wait_for(lambda: "Unauthorized" in incident.log_text("kube-controller-manager"),
+                      60, "Unauthorized in the new kube-controller-manager's log")
+    incident.wait_for(lambda: "certificate has expired" in incident.log_text(
+        "kube-apiserver", since_start=False), 60, "the apiserver to log the expired client cert")
+
+    # The lease is no longer renewed: read it until it has expired by its own terms
+    # (renewTime + leaseDurationSeconds in the past); renewTime must never move meanwhile.
+    first = incident.lease("kube-controller-manager")
+    assert first["holderIdentity"]  # still names the stopped process
+
+    def expired_by_own_terms() -> bool:
+        spec = incident.lease("kube-controller-manager")
+        assert spec["renewTime"] == first["renewTime"], "the lease was renewed"
+        deadline = parse_time(spec["renewTime"]) + dt.timedelta(seconds=spec["leaseDurationSeconds"] + 2)
+        return deadline < dt.datetime.now(dt.timezone.utc)
+
+    incident.wait_for(expired_by_own_terms, 60, "the controller-manager lease to go stale", interval=2)
+    assert parse_time(first["renewTime"]) >= parse_time(before["renewTime"])
+
+
+def test_renewing_certificates_without_restart_changes_nothing_running(incident):
+    starts = {n: incident._load().processes[n].started_at for n in
+              ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")}
+    incident.break_("renew-without-restart")
+    for name, cert in pki.all_certificates(incident.workdir, incident.pki_dir).items():
+        assert pki.is_valid_now(cert, dt.timedelta(days=300)), name
+    for path in [*(incident.pki_dir / f"{leaf}.crt" for leaf in pki.LEAF_CERTS),
+                 *(incident.workdir / conf for conf in pki.RENEWED_KUBECONFIGS)]:
+        assert path.stat().st_mtime > max(starts.values()), path
+    assert {n: incident._load().processes[n].started_at for n in starts} == starts
+    # The running controller-manager still presents the expired certificate it loaded.
+    marker = len(incident.log_text("kube-controller-manager"))
+    incident.wait_for(lambda: "Unauthorized" in incident.log_text("kube-controller-manager")[marker:],
+                      30, "kube-controller-manager to keep failing after the renewal")
+
+
+def test_expired_admin_kubeconfig_is_rejected(incident):
+    incident.break_("expire-client-cert", "admin")
+    result = incident.kubectl("get", "ns", check=False)
+    assert result.returncode != 0 and "Unauthorized" in result.stderr
+    assert incident.kubectl("get", "ns", kubeconfig=incident.super_admin_kubeconfig).returncode == 0
+
+
+def test_repair_restarts_everything_and_the_leases_are_renewed_again(incident):
+    old = {n: incident.pid(n) for n in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")}
+    incident.repair()
+    for name, pid in old.items():
+        assert incident.pid(name) not in (None, pid), name
+    for name, cert in pki.all_certificates(incident.workdir, incident.pki_dir).items():
+        assert pki.is_valid_now(cert), name
+    assert incident.kubectl("get", "ns").returncode == 0  # admin.conf valid again
+
+    first = incident.lease("kube-controller-manager")
+    incident.wait_for(lambda: incident.lease("kube-controller-manager")["renewTime"] != first["renewTime"],
+                      30, "the controller-manager lease to be renewed again")
+
+
+def test_expired_serving_cert_is_served_after_restart(incident):
+    description = incident.break_("expire-serving-cert")
+    served = incident.served_certificate()
+    assert served.not_valid_after_utc < dt.datetime.now(dt.timezone.utc)
+    assert f"{served.serial_number:x}" in description
+    result = incident.kubectl("get", "ns", check=False)
+    assert result.returncode != 0 and "certificate has expired" in result.stderr
+    incident.repair()
+    assert pki.is_valid_now(incident.served_certificate())
+    assert incident.kubectl("get", "ns").returncode == 0
+
+
+def test_stop_and_start_a_component(incident):
+    incident.break_("stop", "kube-scheduler")
+    assert incident.pid("kube-scheduler") is None
+    incident.break_("start", "scheduler")
+    assert incident.pid("kube-scheduler")
+
+
+def test_wait_for_raises_a_timeout_naming_what_it_waited_for(incident):
+    with pytest.raises(TimeoutError, match="waiting for the impossible"):
+        incident.wait_for(lambda: False, 0.2, "the impossible")
+
+
+def test_down_leaves_no_process_behind(incident):
+    incident.break_("blackhole")
+    incident.down()
+    assert processes_mentioning(f"{incident.workdir}/") == []
+    assert all(pid is None for pid in incident.status().values())

@@ -1,0 +1,85 @@
+"""No byte string given to a parser raises anything but the project's own error type."""
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from preflight._errors import PreflightError
+from preflight._kubeconfig import decode_jwt_claims, load_kubeconfig, parse_document
+from preflight._kubeconfig_checks import validate_inline
+from preflight._x509 import describe, load_certificates, load_private_key
+from tests.pkifactory import make_ca, make_leaf
+
+LEAF = make_leaf(make_ca(), "kube-apiserver", sans=("127.0.0.1",), server=True)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@st.composite
+def mutated(draw: st.DrawFn, original: bytes) -> bytes:
+    data = bytearray(original)
+    for _ in range(draw(st.integers(1, 8))):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
+def _only_our_error(fn, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    try:
+        fn(data, source="fuzz")
+    except PreflightError:
+        pass
+
+
+@SETTINGS
+@given(st.binary(max_size=2048) | mutated(LEAF.cert_der) | mutated(LEAF.cert_pem))
+def test_certificate_parser_raises_only_config_errors(data: bytes) -> None:
+    try:
+        for cert in load_certificates(data, source="fuzz"):
+            describe(cert)
+    except PreflightError:
+        pass
+
+
+@SETTINGS
+@given(st.binary(max_size=2048) | mutated(LEAF.key_pem))
+def test_key_parser_raises_only_config_errors(data: bytes) -> None:
+    _only_our_error(load_private_key, data)
+
+
+@SETTINGS
+@given(st.binary(max_size=4096))
+def test_kubeconfig_document_parser_raises_only_config_errors(data: bytes) -> None:
+    _only_our_error(parse_document, data)
+
+
+yaml_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+yaml_values = st.recursive(yaml_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=12)
+kubeconfig_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "current-context": yaml_values,
+        "contexts": st.lists(st.fixed_dictionaries({"name": yaml_values, "context": yaml_values}), max_size=2),
+        "clusters": st.lists(st.fixed_dictionaries({"name": yaml_values, "cluster": yaml_values}), max_size=2),
+        "users": st.lists(st.fixed_dictionaries({"name": yaml_values, "user": yaml_values}), max_size=2),
+    },
+)
+
+
+@SETTINGS
+@given(kubeconfig_like)
+def test_resolving_any_kubeconfig_shape_raises_only_config_errors(tmp_path_factory, doc: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    path: Path = tmp_path_factory.mktemp("kc") / "config"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        config = load_kubeconfig([path], explicit=True)
+        for name in config.context_names or [None]:
+            validate_inline(config.context(name))
+    except PreflightError:
+        pass
+
+
+@given(st.text(max_size=300))
+def test_jwt_decoding_never_raises(token: str) -> None:
+    assert decode_jwt_claims(token) is None or isinstance(decode_jwt_claims(token), dict)

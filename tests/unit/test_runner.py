@@ -1,0 +1,108 @@
+"""The runner: facts once, concurrently, under one deadline; crashes become findings."""
+
+import threading
+import time
+
+import pytest
+
+from preflight._errors import ForbiddenError, NoChecksError, UnreachableError
+from preflight._model import Finding, Outcome
+from preflight._runner import Check, Deadline, FactError, Policy, run_checks
+
+
+def ok(check_id: str):  # a check that passes and shows what it was given
+    def run(policy: Policy, **facts: object) -> Finding:
+        return Finding(id=check_id, outcome=Outcome.PASS, message="ok", evidence={"facts": facts})
+    return run
+
+
+def test_each_fact_is_collected_once_however_many_checks_need_it() -> None:
+    calls: list[str] = []
+    collectors = {"version": lambda facts: calls.append("version") or "v1.37.2"}
+    checks = [Check(id=f"c{i}", needs=("version",), run=ok(f"c{i}")) for i in range(5)]
+    report = run_checks(checks, collectors, policy=Policy(), deadline=Deadline(5))
+    assert calls == ["version"]
+    assert all(f.evidence["facts"] == {"version": "v1.37.2"} for f in report.findings)
+
+
+def test_facts_are_collected_concurrently() -> None:
+    barrier = threading.Barrier(3, timeout=5)  # only passes if all three run at once
+
+    def collector(facts: object) -> str:
+        barrier.wait()
+        return "done"
+
+    checks = [Check(id=f"c{i}", needs=(f"f{i}",), run=ok(f"c{i}")) for i in range(3)]
+    report = run_checks(checks, {f"f{i}": collector for i in range(3)}, policy=Policy(), deadline=Deadline(10))
+    assert [f.outcome for f in report.findings] == [Outcome.PASS] * 3
+
+
+def test_a_collector_that_never_returns_ends_at_the_deadline_as_an_error() -> None:
+    never = threading.Event()
+    checks = [Check(id="api.reachable", needs=("hang",), run=ok("api.reachable"))]
+    started = time.monotonic()
+    report = run_checks(checks, {"hang": lambda facts: never.wait()}, policy=Policy(), deadline=Deadline(0.3))
+    assert time.monotonic() - started < 2
+    # a timeout is a root error (unreachable), so the runner explains it as such
+    assert report.findings[0].outcome is Outcome.SKIP
+    assert "deadline" in report.findings[0].message
+
+
+def test_a_check_that_raises_becomes_an_error_and_the_others_still_run() -> None:
+    def boom(policy: Policy) -> Finding:
+        raise RuntimeError("bug")
+
+    checks = [Check(id="a", needs=(), run=boom), Check(id="b", needs=(), run=ok("b"))]
+    report = run_checks(checks, {}, policy=Policy(), deadline=Deadline(5))
+    assert [(f.id, f.outcome) for f in report.findings] == [("a", Outcome.ERROR), ("b", Outcome.PASS)]
+    assert "RuntimeError: bug" in report.findings[0].message
+    assert report.exit_code() == 1
+
+
+def test_forbidden_fact_is_a_skip_with_a_note_and_unreachable_points_at_the_root_check() -> None:
+    def forbidden(facts: object) -> None:
+        raise ForbiddenError("leases is forbidden: cannot list leases in kube-system", status=403)
+
+    def unreachable(facts: object) -> None:
+        raise UnreachableError("connection refused", step="connect", transient=True)
+
+    checks = [Check(id="controlplane.leases", needs=("leases",), run=ok("x")), Check(id="rbac.subjects", needs=("bindings",), run=ok("y"))]
+    report = run_checks(checks, {"leases": forbidden, "bindings": unreachable}, policy=Policy(), deadline=Deadline(5))
+    leases, rbac = report.findings
+    assert leases.outcome is Outcome.SKIP and "not allowed" in leases.message
+    assert rbac.outcome is Outcome.SKIP and "api.reachable" in rbac.message
+
+
+def test_checks_that_handle_errors_receive_the_fact_error() -> None:
+    def failing(facts: object) -> None:
+        raise ValueError("nope")
+
+    def judge(policy: Policy, thing: object) -> Finding:
+        assert isinstance(thing, FactError)
+        return Finding(id="x", outcome=Outcome.FAIL, message=f"explained: {thing.error}")
+
+    report = run_checks([Check(id="x", needs=("thing",), run=judge, handles_errors=True)], {"thing": failing}, policy=Policy(), deadline=Deadline(5))
+    assert report.findings[0].message == "explained: nope"
+
+
+def test_an_empty_set_of_checks_is_an_error_never_a_silent_pass() -> None:
+    with pytest.raises(NoChecksError):
+        run_checks([], {}, policy=Policy(), deadline=Deadline(5))
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "strict", "code"),
+    [
+        ([Outcome.PASS, Outcome.SKIP], False, 0),
+        ([Outcome.PASS, Outcome.WARN], False, 0),
+        ([Outcome.PASS, Outcome.WARN], True, 1),
+        ([Outcome.PASS, Outcome.FAIL], False, 1),
+        ([Outcome.ERROR], False, 1),
+    ],
+)
+def test_exit_code_contract(outcomes: list[Outcome], strict: bool, code: int) -> None:
+    from preflight._model import Report
+
+    report = Report(findings=[Finding(id=f"c{i}", outcome=o, message="m") for i, o in enumerate(outcomes)])
+    assert report.exit_code(strict=strict) == code
+    assert report.summary(strict=strict)["ready"] is (code == 0)
