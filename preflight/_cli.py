@@ -111,10 +111,14 @@ def cli() -> None:
               help="The kubeadm folder holding pki/ and the *.conf kubeconfigs.")
 @click.option("--kubelet-dir", type=click.Path(path_type=Path), default=Path("/var/lib/kubelet"), show_default=True,
               help="The kubelet's folder (pki/kubelet-client-current.pem, the serving certificate).")
+@click.option("--compare-served", is_flag=True,
+              help="Also compare what kube-apiserver and etcd serve, and when each component started, with the files on disk.")
+@click.option("--timeout", default="20s", show_default=True, help="Deadline for --compare-served.")
 @threshold_options
 @output_options
 @click.pass_context
-def certs(ctx: click.Context, /, pki_dir: Path, kubelet_dir: Path, warn_within: str, fail_within: str, **out: Any) -> int:
+def certs(ctx: click.Context, /, pki_dir: Path, kubelet_dir: Path, compare_served: bool, timeout: str,
+          warn_within: str, fail_within: str, **out: Any) -> int:
     """Audit a kubeadm node's certificates and kubeconfigs, offline.
 
     One row per certificate, id pki.<name>: everything 'kubeadm certs check-expiration'
@@ -124,7 +128,16 @@ def certs(ctx: click.Context, /, pki_dir: Path, kubelet_dir: Path, warn_within: 
 
     opts = OutputOptions(**out)
     opts.validate()
-    report = certs_report(pki_dir=pki_dir, kubelet_dir=kubelet_dir, expiry=_expiry(warn_within, fail_within), now=_now(ctx))
+    from ._durations import parse_duration
+
+    report = certs_report(
+        pki_dir=pki_dir,
+        kubelet_dir=kubelet_dir,
+        expiry=_expiry(warn_within, fail_within),
+        now=_now(ctx),
+        compare_served=compare_served,
+        timeout=parse_duration(timeout, name="--timeout").total_seconds(),
+    )
     return emit(report, opts)
 
 
@@ -153,6 +166,73 @@ def kubeconfig(
         now=_now(ctx),
     )
     return emit(report, opts)
+
+
+def _kubeadm_dir(value: Path | None) -> Path | None:
+    from ._pki import kubeadm_dir
+
+    return kubeadm_dir(Path(value)) if value is not None else None
+
+
+def _service_account(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    ns, sep, name = value.partition("/")
+    if not sep or not ns or not name:
+        raise click.BadParameter("use NAMESPACE/NAME", param_hint="--service-account")
+    return ns, name
+
+
+@cli.command()
+@click.option("--kubeconfig", type=str, help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+@click.option("--context", type=str, help="The kubeconfig context to use (default: current-context).")
+@click.option("-n", "--namespace", type=str, help="The namespace the deploy goes to (default: the context's, else default).")
+@click.option("--timeout", default="20s", show_default=True, help="Deadline for the whole run.")
+@click.option("--release", default="", help="The Helm release to check for a stuck pending-* state.")
+@click.option("--helm-timeout", default="5m", show_default=True, help="Your helm --timeout: a pending release younger than this is a deploy in progress.")
+@click.option("--service-account", "service_account", metavar="NS/NAME", help="Check this ServiceAccount's token (default: the identity, when it is one).")
+@click.option("--deep", is_flag=True, help="Also create a throwaway token Secret and wait for the token controller to fill it.")
+@click.option("--create-namespace", is_flag=True, help="The namespace may not exist yet (helm --create-namespace).")
+@click.option("--node", "node_dir", type=click.Path(path_type=Path), is_flag=False, flag_value="/etc/kubernetes", default=None,
+              help="Node mode, on a control-plane node: compare served and on-disk certificates and process start times "
+                   "(value: the kubeadm folder, default /etc/kubernetes).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr.")
+@threshold_options
+@output_options
+@click.pass_context
+def check(
+    ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
+    helm_timeout: str, service_account: str | None, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
+    warn_within: str, fail_within: str, **out: Any,
+) -> int:
+    """Can a Helm deploy succeed on this cluster right now? If not, the root cause.
+
+    Checks, root causes first: api.reachable, tls.serving-cert, kubeconfig.credentials,
+    auth.identity, controlplane.leases, controlplane.apiservices, controlplane.token-controller
+    (--deep), auth.permissions, serviceaccount.token, rbac.subjects, helm.release (--release).
+    """
+    from ._check_command import CheckRequest, run_check
+    from ._durations import parse_duration
+    from ._target import resolve_target
+
+    opts = OutputOptions(**out)
+    opts.validate()
+    request = CheckRequest(
+        target=resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace),
+        timeout=parse_duration(timeout, name="--timeout").total_seconds(),
+        expiry=_expiry(warn_within, fail_within),
+        now=_now(ctx),
+        deep=deep,
+        service_account=_service_account(service_account),
+        release=release,
+        helm_driver=os.environ.get("HELM_DRIVER", "secret"),
+        helm_timeout=parse_duration(helm_timeout, name="--helm-timeout").total_seconds(),
+        create_namespace=create_namespace,
+        node_dir=_kubeadm_dir(node_dir),
+    )
+    if not quiet:
+        click.echo(f"preflight: checking {request.target.describe()}", err=True)
+    return emit(run_check(request), opts)
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:

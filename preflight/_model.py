@@ -60,6 +60,12 @@ class Report:
 
     findings: Sequence[Finding]
     duration_ms: int = 0
+    meta: Mapping[str, Any] = field(default_factory=dict)  # target, request counts: never secrets
+
+    @property
+    def root_cause(self) -> Finding | None:
+        """The first failure in report order: checks are ordered root causes first."""
+        return next((f for f in self.findings if f.outcome in (Outcome.FAIL, Outcome.ERROR)), None)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for f in self.findings if f.outcome is outcome)
@@ -83,4 +89,6 @@ class Report:
             "exit_code": code,
             "strict": strict,
             "duration_ms": self.duration_ms,
+            "root_cause": self.root_cause.id if self.root_cause and code else None,
+            **self.meta,
         }

@@ -13,7 +13,7 @@ from ._kubeconfig import ContextView, default_paths, load_kubeconfig
 from ._kubeconfig_checks import judge_credentials, judge_file, judge_tls, validate_inline
 from ._model import Finding, Report
 from ._pki import KUBEADM_PKI, PkiEntry, PkiSpec, collect_pki, judge_entry, kubeadm_dir
-from ._runner import Check, Deadline, Policy, run_checks
+from ._runner import Check, Collector, Deadline, Facts, Policy, run_checks
 from ._x509 import ExpiryPolicy
 
 __all__ = ["certs_report", "kubeconfig_report", "pki_checks"]
@@ -32,14 +32,21 @@ def pki_checks() -> list[Check]:
     return [Check(id=f"pki.{spec.name}", needs=("pki",), run=partial(_judge_row, spec)) for spec in KUBEADM_PKI]
 
 
-def certs_report(*, pki_dir: Path, kubelet_dir: Path, expiry: ExpiryPolicy, now: datetime) -> Report:
+def certs_report(
+    *, pki_dir: Path, kubelet_dir: Path, expiry: ExpiryPolicy, now: datetime, compare_served: bool = False, timeout: float = 20.0
+) -> Report:
+    """The node audit; with ``compare_served`` also what runs (node mode, needs local network)."""
     root = kubeadm_dir(pki_dir)  # a wrong folder is exit 2, before any check
-    return run_checks(
-        pki_checks(),
-        {"pki": lambda facts: collect_pki(root, kubelet_dir)},
-        policy=Policy(now=now, expiry=expiry),
-        deadline=Deadline(_OFFLINE_SECONDS),
-    )
+    collectors: dict[str, Collector] = {"pki": lambda facts: collect_pki(root, kubelet_dir)}
+    checks = pki_checks()
+    if compare_served:
+        from ._check_command import NODE_CHECKS
+        from ._node import collect_node
+
+        collectors["node"] = lambda facts: collect_node(root, facts.deadline)
+        checks = [*NODE_CHECKS, *checks]  # "renewed but not restarted" is the root cause; show it first
+    facts = Facts(collectors, Deadline(timeout if compare_served else _OFFLINE_SECONDS))
+    return run_checks(checks, facts, policy=Policy(now=now, expiry=expiry))
 
 
 def _file(path: Path, policy: Policy) -> Finding:
@@ -66,4 +73,4 @@ def kubeconfig_report(
     for view in views:
         checks.append(Check(id="kubeconfig.credentials", needs=(), run=partial(_credentials, view)))
         checks.append(Check(id="kubeconfig.tls", needs=(), run=partial(_tls, view)))
-    return run_checks(checks, {}, policy=Policy(now=now, expiry=expiry), deadline=Deadline(_OFFLINE_SECONDS))
+    return run_checks(checks, Facts({}, Deadline(_OFFLINE_SECONDS)), policy=Policy(now=now, expiry=expiry))

@@ -69,6 +69,9 @@ def render_table(report: Report, *, color: bool = False, strict: bool = False) -
     verdict = paint(Outcome.PASS if code == 0 else Outcome.FAIL, _verdict(report, strict))
     lines.append("")
     lines.append(f"{verdict}: {_counts(report)} in {report.duration_ms / 1000:.2f}s (exit {code})")
+    root = report.root_cause
+    if code and root is not None:
+        lines.append(f"root cause: {root.id}: {root.message}")
     return "\n".join(lines) + "\n"
 
 

@@ -7,9 +7,9 @@ futures); a *check* is a pure function of the facts it names plus the run's ``Po
 - Every fact a check needs is started at once, each in its own daemon thread, so a black-holed
   socket cannot keep the process alive past the deadline (``concurrent.futures`` threads are
   joined at interpreter exit; daemon threads are not).
-- A fact that failed reaches the check as a ``FactError`` only when the check declares
-  ``handles_errors``; otherwise the runner reports it: ``skip`` when we were not allowed to
-  look (403) or when a root check already explains it, ``error`` when we could not look.
+- A fact that failed reaches the check as a ``FactError`` only when the check ``tolerates``
+  that fact; otherwise the runner reports it: ``skip`` when we were not allowed to look (403)
+  or when a root check already explains it, ``error`` when we could not look.
 - A check that raises becomes an ``error`` finding; the other checks still run.
 """
 
@@ -131,8 +131,7 @@ class Check:
     id: str
     needs: tuple[str, ...]
     run: CheckFn
-    handles_errors: bool = False
-    title: str = ""
+    tolerates: tuple[str, ...] = ()  # facts the check still judges when they failed
 
 
 # Errors that a root check (api.reachable, kubeconfig.credentials / auth.identity) already
@@ -169,12 +168,12 @@ def _finding_for_fact_error(check: Check, failed: FactError) -> Finding:
 
 def _judge(check: Check, facts: Facts, policy: Policy) -> list[Finding]:
     values = {name: facts.get_or_error(name) for name in check.needs}
-    failed = [v for v in values.values() if isinstance(v, FactError)]
-    if failed and not check.handles_errors:
+    failed = [v for n, v in values.items() if isinstance(v, FactError) and n not in check.tolerates]
+    if failed:
         return [_finding_for_fact_error(check, failed[0])]
     started = time.monotonic()
     try:
-        produced = check.run(policy, **{n.replace("-", "_").replace(".", "_"): v for n, v in values.items()})
+        produced = check.run(policy, **values)
         findings = [produced] if isinstance(produced, Finding) else list(produced)
     except Exception as exc:  # noqa: BLE001 - a crashing check is an error finding, not a crash
         findings = [
@@ -190,18 +189,11 @@ def _judge(check: Check, facts: Facts, policy: Policy) -> list[Finding]:
     return [f if f.duration_ms else replace(f, duration_ms=took) for f in findings]
 
 
-def run_checks(
-    checks: Sequence[Check],
-    collectors: Mapping[str, Collector],
-    *,
-    policy: Policy,
-    deadline: Deadline,
-) -> Report:
-    """Run ``checks`` (in report order) over facts gathered by ``collectors``."""
+def run_checks(checks: Sequence[Check], facts: Facts, *, policy: Policy, meta: Mapping[str, Any] | None = None) -> Report:
+    """Run ``checks`` (in report order) over ``facts``, collecting what they need at once."""
     if not checks:
         raise NoChecksError("no checks selected: nothing would be verified", fix="drop the filter that excluded them")
     started = time.monotonic()
-    facts = Facts(collectors, deadline)
     for check in checks:  # start every needed fact now so they run concurrently
         for name in check.needs:
             facts.start(name)
@@ -210,4 +202,4 @@ def run_checks(
         findings.extend(_judge(check, facts, policy))
     if not findings:
         raise NoChecksError("the selected checks produced no findings")
-    return Report(findings=findings, duration_ms=int((time.monotonic() - started) * 1000))
+    return Report(findings=findings, duration_ms=int((time.monotonic() - started) * 1000), meta=dict(meta or {}))

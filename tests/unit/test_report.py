@@ -31,6 +31,7 @@ def test_json_has_exactly_the_documented_shape() -> None:
         assert check["outcome"] in {"pass", "warn", "fail", "skip", "error"}
     assert doc["summary"]["fail"] == 1 and doc["summary"]["warn"] == 1 and doc["summary"]["total"] == 5
     assert doc["summary"]["exit_code"] == 1 and doc["summary"]["ready"] is False
+    assert doc["summary"]["root_cause"] == "controlplane.leases"
 
 
 def test_junit_maps_outcomes_so_warnings_show_without_failing_the_build() -> None:
@@ -89,7 +90,8 @@ def test_table_puts_fixes_under_problems_and_ends_with_the_verdict() -> None:
     lines = text.splitlines()
     assert lines[0].split() == ["RESULT", "CHECK", "MESSAGE"]
     assert lines[2].strip() == "fix: restart it"
-    assert lines[-1].startswith("NOT READY: 1 pass, 1 warn, 1 fail, 1 skip, 1 error")
+    assert lines[-2].startswith("NOT READY: 1 pass, 1 warn, 1 fail, 1 skip, 1 error")
+    assert lines[-1] == "root cause: controlplane.leases: kube-controller-manager lease stale for 47m"
     assert "\x1b[" not in text
 
 

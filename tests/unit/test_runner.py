@@ -7,7 +7,7 @@ import pytest
 
 from preflight._errors import ForbiddenError, NoChecksError, UnreachableError
 from preflight._model import Finding, Outcome
-from preflight._runner import Check, Deadline, FactError, Policy, run_checks
+from preflight._runner import Check, Deadline, FactError, Facts, Policy, run_checks
 
 
 def ok(check_id: str):  # a check that passes and shows what it was given
@@ -20,7 +20,7 @@ def test_each_fact_is_collected_once_however_many_checks_need_it() -> None:
     calls: list[str] = []
     collectors = {"version": lambda facts: calls.append("version") or "v1.37.2"}
     checks = [Check(id=f"c{i}", needs=("version",), run=ok(f"c{i}")) for i in range(5)]
-    report = run_checks(checks, collectors, policy=Policy(), deadline=Deadline(5))
+    report = run_checks(checks, Facts(collectors, Deadline(5)), policy=Policy())
     assert calls == ["version"]
     assert all(f.evidence["facts"] == {"version": "v1.37.2"} for f in report.findings)
 
@@ -33,7 +33,7 @@ def test_facts_are_collected_concurrently() -> None:
         return "done"
 
     checks = [Check(id=f"c{i}", needs=(f"f{i}",), run=ok(f"c{i}")) for i in range(3)]
-    report = run_checks(checks, {f"f{i}": collector for i in range(3)}, policy=Policy(), deadline=Deadline(10))
+    report = run_checks(checks, Facts({f"f{i}": collector for i in range(3)}, Deadline(10)), policy=Policy())
     assert [f.outcome for f in report.findings] == [Outcome.PASS] * 3
 
 
@@ -41,7 +41,7 @@ def test_a_collector_that_never_returns_ends_at_the_deadline_as_an_error() -> No
     never = threading.Event()
     checks = [Check(id="api.reachable", needs=("hang",), run=ok("api.reachable"))]
     started = time.monotonic()
-    report = run_checks(checks, {"hang": lambda facts: never.wait()}, policy=Policy(), deadline=Deadline(0.3))
+    report = run_checks(checks, Facts({"hang": lambda facts: never.wait()}, Deadline(0.3)), policy=Policy())
     assert time.monotonic() - started < 2
     # a timeout is a root error (unreachable), so the runner explains it as such
     assert report.findings[0].outcome is Outcome.SKIP
@@ -53,7 +53,7 @@ def test_a_check_that_raises_becomes_an_error_and_the_others_still_run() -> None
         raise RuntimeError("bug")
 
     checks = [Check(id="a", needs=(), run=boom), Check(id="b", needs=(), run=ok("b"))]
-    report = run_checks(checks, {}, policy=Policy(), deadline=Deadline(5))
+    report = run_checks(checks, Facts({}, Deadline(5)), policy=Policy())
     assert [(f.id, f.outcome) for f in report.findings] == [("a", Outcome.ERROR), ("b", Outcome.PASS)]
     assert "RuntimeError: bug" in report.findings[0].message
     assert report.exit_code() == 1
@@ -67,13 +67,13 @@ def test_forbidden_fact_is_a_skip_with_a_note_and_unreachable_points_at_the_root
         raise UnreachableError("connection refused", step="connect", transient=True)
 
     checks = [Check(id="controlplane.leases", needs=("leases",), run=ok("x")), Check(id="rbac.subjects", needs=("bindings",), run=ok("y"))]
-    report = run_checks(checks, {"leases": forbidden, "bindings": unreachable}, policy=Policy(), deadline=Deadline(5))
+    report = run_checks(checks, Facts({"leases": forbidden, "bindings": unreachable}, Deadline(5)), policy=Policy())
     leases, rbac = report.findings
     assert leases.outcome is Outcome.SKIP and "not allowed" in leases.message
     assert rbac.outcome is Outcome.SKIP and "api.reachable" in rbac.message
 
 
-def test_checks_that_handle_errors_receive_the_fact_error() -> None:
+def test_checks_that_tolerate_a_fact_receive_its_error() -> None:
     def failing(facts: object) -> None:
         raise ValueError("nope")
 
@@ -81,13 +81,13 @@ def test_checks_that_handle_errors_receive_the_fact_error() -> None:
         assert isinstance(thing, FactError)
         return Finding(id="x", outcome=Outcome.FAIL, message=f"explained: {thing.error}")
 
-    report = run_checks([Check(id="x", needs=("thing",), run=judge, handles_errors=True)], {"thing": failing}, policy=Policy(), deadline=Deadline(5))
+    report = run_checks([Check(id="x", needs=("thing",), run=judge, tolerates=("thing",))], Facts({"thing": failing}, Deadline(5)), policy=Policy())
     assert report.findings[0].message == "explained: nope"
 
 
 def test_an_empty_set_of_checks_is_an_error_never_a_silent_pass() -> None:
     with pytest.raises(NoChecksError):
-        run_checks([], {}, policy=Policy(), deadline=Deadline(5))
+        run_checks([], Facts({}, Deadline(5)), policy=Policy())
 
 
 @pytest.mark.parametrize(

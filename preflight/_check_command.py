@@ -1,0 +1,118 @@
+"""``preflight check``: the check table, in report order, and one run of it.
+
+Root causes first (reachability, the served certificate, our credential and identity, the
+control plane), symptoms after (permissions, tokens, bindings, Helm state), so the first
+failure in the report is the one to fix; ``Report.root_cause`` names it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from ._checks.api import api_reachable, tls_serving_cert
+from ._checks.auth import auth_identity, auth_permissions, kubeconfig_credentials
+from ._checks.node import node_restarts, node_served_certs
+from ._checks.controlplane import controlplane_apiservices, controlplane_leases, controlplane_token_controller
+from ._checks.workload import helm_release, rbac_subjects, serviceaccount_token
+from ._collectors import CheckOptions, Cleanups, build_collectors
+from ._errors import ConfigError
+from ._model import Report
+from ._node import collect_node
+from ._permissions import DEFAULT_DEPLOY, expand
+from ._runner import Check, Deadline, Facts, Policy, run_checks
+from ._target import Target
+from ._x509 import ExpiryPolicy
+
+__all__ = ["NODE_CHECKS", "CheckRequest", "check_table", "run_check"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckRequest:
+    target: Target
+    timeout: float
+    expiry: ExpiryPolicy
+    now: datetime
+    deep: bool = False
+    service_account: tuple[str, str] | None = None
+    release: str = ""
+    helm_driver: str = "secret"
+    helm_timeout: float = 300.0
+    create_namespace: bool = False
+    node_dir: Path | None = None  # node mode: the kubeadm folder of this control-plane node
+
+
+NODE_CHECKS = (
+    Check(id="node.served-certs", needs=("node",), run=node_served_certs),
+    Check(id="node.restarts", needs=("node",), run=node_restarts),
+)
+
+
+def check_table(target: Target, *, deep: bool, release: str, node: bool = False) -> list[Check]:
+    table = [
+        Check(id="api.reachable", needs=("probe", "version", "livez", "readyz"), run=api_reachable,
+              tolerates=("probe", "version", "livez", "readyz")),
+        Check(id="tls.serving-cert", needs=("probe",), run=partial(tls_serving_cert, target), tolerates=("probe",)),
+        Check(id="kubeconfig.credentials", needs=(), run=partial(kubeconfig_credentials, target)),
+        Check(id="auth.identity", needs=("identity",), run=partial(auth_identity, target), tolerates=("identity",)),
+        *(NODE_CHECKS if node else ()),
+        Check(id="controlplane.leases", needs=("leases",), run=controlplane_leases),
+        Check(id="controlplane.apiservices", needs=("apiservices",), run=controlplane_apiservices),
+    ]
+    if deep:
+        table.append(Check(id="controlplane.token-controller", needs=("canary", "leases"), run=controlplane_token_controller,
+                           tolerates=("canary", "leases")))
+    table += [
+        Check(id="auth.permissions", needs=("access",), run=partial(auth_permissions, target)),
+        Check(id="serviceaccount.token", needs=("service_account", "version", "leases"), run=serviceaccount_token,
+              tolerates=("version", "leases")),
+        Check(id="rbac.subjects", needs=("bindings",), run=rbac_subjects),
+    ]
+    if release:
+        table.append(Check(id="helm.release", needs=("helm_release",), run=helm_release))
+    return table
+
+
+def run_check(request: CheckRequest) -> Report:
+    """One run against the live cluster. Raises ConfigError for a missing namespace."""
+    target = request.target
+    permissions = expand(DEFAULT_DEPLOY)
+    options = CheckOptions(
+        permissions=tuple(permissions),
+        service_account=request.service_account,
+        release=request.release,
+        helm_driver=request.helm_driver,
+        canary_wait=min(15.0, request.timeout / 2),
+    )
+    cleanups = Cleanups()
+    collectors = build_collectors(target, options, cleanups)
+    if request.node_dir is not None:
+        node_dir = request.node_dir
+        collectors["node"] = lambda facts: collect_node(node_dir, facts.deadline)
+    facts = Facts(collectors, Deadline(request.timeout))
+    facts.start("namespace")
+    policy = Policy(
+        now=request.now,
+        expiry=request.expiry,
+        options={"service_account_explicit": request.service_account is not None, "helm_timeout_seconds": request.helm_timeout},
+    )
+    try:
+        table = check_table(target, deep=request.deep, release=request.release, node=request.node_dir is not None)
+        report = run_checks(table, facts, policy=policy)
+        exists = facts.get_or_error("namespace")
+    finally:
+        cleanups.run()
+    if exists is False and not request.create_namespace:
+        raise ConfigError(
+            f"namespace {target.namespace!r} does not exist on {target.cluster.server}",
+            fix="create it, pass the right -n, or add --create-namespace as you would to helm",
+        )
+    client = facts.get_or_error("client")
+    meta = {
+        "target": {"context": target.context, "server": target.cluster.server, "namespace": target.namespace},
+        "http_requests": getattr(getattr(client, "stats", None), "requests", 0),
+        "tls_handshakes": getattr(client, "tls_handshakes", 0) + (0 if isinstance(facts.get_or_error("probe"), Exception) else 1),
+    }
+    return Report(findings=report.findings, duration_ms=report.duration_ms, meta=meta)

@@ -1,0 +1,107 @@
+"""kubeconfig.credentials, auth.identity and auth.permissions: who we are and what we may do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._errors import ForbiddenError, UnauthorizedError, UnreachableError
+from .._facts import AccessResult, Identity
+from .._kubeconfig import ContextView, decode_jwt_claims
+from .._kubeconfig_checks import judge_credentials
+from .._model import Finding, Outcome
+from .._permissions import role_yaml
+from .._runner import FactError, Policy
+from .._target import Target
+from .._x509 import describe, load_certificates
+
+__all__ = ["auth_identity", "auth_permissions", "kubeconfig_credentials"]
+
+
+def _view(target: Target) -> ContextView:
+    origin = target.kubeconfig[0] if target.kubeconfig else Path("/var/run/secrets/kubernetes.io/serviceaccount")
+    return ContextView(name=target.context, cluster=target.cluster, credentials=target.credentials, namespace=target.namespace, origin=origin)
+
+
+def kubeconfig_credentials(target: Target, policy: Policy) -> Finding:
+    return judge_credentials(_view(target), policy.now, policy.expiry)
+
+
+def explain_unauthorized(target: Target, policy: Policy) -> tuple[str, str]:
+    """Why a 401 most likely happened, from what we hold locally (the server does not say)."""
+    creds = target.credentials
+    if creds.client_cert is not None and creds.client_cert.data is not None:
+        info = describe(load_certificates(creds.client_cert.data, source=creds.client_cert.source)[0])
+        if policy.now > info.not_after:
+            return (
+                f"the client certificate ({info.subject}) expired on {info.not_after:%Y-%m-%d %H:%M} UTC",
+                "replace this kubeconfig with a renewed one (e.g. a fresh copy of admin.conf after 'kubeadm certs renew'); "
+                "update the copy stored in CI too",
+            )
+        if policy.now < info.not_before:
+            return f"the client certificate ({info.subject}) is not valid yet: clock skew", "sync the clocks (NTP)"
+        return (
+            f"the API server does not accept the client certificate {info.subject} issued by {info.issuer}",
+            "the cluster CA changed or the certificate belongs to another cluster: get a current kubeconfig",
+        )
+    if creds.token is not None and creds.token.data is not None:
+        claims = decode_jwt_claims(creds.token.data.decode(errors="replace")) or {}
+        exp = claims.get("exp")
+        if isinstance(exp, (int, float)) and exp < policy.now.timestamp():
+            return "the bearer token has expired", "issue a new token (sa-tokens ensure for a long-lived one)"
+        secret = claims.get("kubernetes.io/serviceaccount/secret.name")
+        ns = claims.get("kubernetes.io/serviceaccount/namespace")
+        if secret:
+            return (
+                f"the token of Secret {ns}/{secret} was rejected: the Secret was deleted, its ServiceAccount was recreated, "
+                "or the legacy token cleaner marked it invalid (label kubernetes.io/legacy-token-invalid-since)",
+                f"ask an admin: kubectl get secret -n {ns} {secret} --show-labels; then recreate it with sa-tokens ensure",
+            )
+        return "the bearer token was rejected (revoked, expired or for another cluster)", "get a new token for this cluster"
+    if creds.exec is not None:
+        return f"the credentials from exec plugin {creds.exec.command!r} were rejected", "log in again with that tool"
+    return "the request was not authenticated", "configure credentials for this context"
+
+
+def auth_identity(target: Target, policy: Policy, identity: Identity | FactError) -> Finding:
+    if isinstance(identity, FactError):
+        err = identity.error
+        if isinstance(err, UnauthorizedError):
+            if "exec credential plugin" in err.message:
+                return Finding(id="auth.identity", outcome=Outcome.FAIL, message=err.message, remediation="run the plugin by hand to see why; log in again")
+            why, fix = explain_unauthorized(target, policy)
+            return Finding(id="auth.identity", outcome=Outcome.FAIL, message=f"Unauthorized (401): {why}", remediation=fix, evidence={"status": 401})
+        if isinstance(err, ForbiddenError):
+            return Finding(id="auth.identity", outcome=Outcome.SKIP, message="authenticated, but not allowed to ask who we are (SelfSubjectReview forbidden)")
+        if isinstance(err, UnreachableError):
+            return Finding(id="auth.identity", outcome=Outcome.SKIP, message="not checked: see api.reachable")
+        return Finding(id="auth.identity", outcome=Outcome.ERROR, message=f"SelfSubjectReview failed: {err}")
+    evidence = {"username": identity.username, "groups": list(identity.groups), "api": identity.api_version}
+    if identity.username in ("system:anonymous", ""):
+        return Finding(id="auth.identity", outcome=Outcome.FAIL, evidence=evidence,
+                       message="requests are anonymous: no credential reached the API server",
+                       remediation="configure a token, client certificate or exec plugin for this context")
+    sa = identity.service_account
+    who = f"ServiceAccount {sa[0]}/{sa[1]}" if sa else f"user {identity.username}"
+    groups = f" (groups: {', '.join(identity.groups)})" if identity.groups else ""
+    return Finding(id="auth.identity", outcome=Outcome.PASS, message=f"authenticated as {who}{groups}", evidence=evidence)
+
+
+def auth_permissions(target: Target, policy: Policy, access: list[AccessResult]) -> Finding:
+    missing = [r.permission for r in access if not r.allowed]
+    evidence: dict[str, object] = {"namespace": target.namespace, "checked": len(access), "missing": [str(p) for p in missing]}
+    if not missing:
+        return Finding(id="auth.permissions", outcome=Outcome.PASS, evidence=evidence,
+                       message=f"allowed all {len(access)} actions a Helm deploy needs in namespace {target.namespace}")
+    role = role_yaml(target.namespace, missing)
+    evidence["role"] = role
+    shown = ", ".join(str(p) for p in missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    storage = any(p.resource == "secrets" for p in missing)
+    return Finding(
+        id="auth.permissions",
+        outcome=Outcome.FAIL,
+        evidence=evidence,
+        message=f"missing {len(missing)} of {len(access)} permissions in namespace {target.namespace}: {shown}"
+        + ("; Helm cannot read or write its release records (Secrets)" if storage else ""),
+        remediation="ask an admin to apply the Role in evidence.role (preflight check -o json) and bind it to this identity",
+    )
+

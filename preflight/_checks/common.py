@@ -1,0 +1,26 @@
+"""Small helpers the checks share."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .._durations import format_age
+from .._model import Outcome
+from .._runner import FactError
+
+__all__ = ["WORST_FIRST", "ago", "fact_problem", "worst"]
+
+WORST_FIRST = [Outcome.FAIL, Outcome.ERROR, Outcome.WARN, Outcome.SKIP, Outcome.PASS]
+
+
+def worst(*outcomes: Outcome) -> Outcome:
+    return min(outcomes, key=WORST_FIRST.index, default=Outcome.PASS)
+
+
+def ago(earlier: datetime, now: datetime) -> str:
+    return format_age(now - earlier)
+
+
+def fact_problem(value: object) -> str:
+    """A one-line reason when ``value`` is a FactError, else ''."""
+    return str(value.error) if isinstance(value, FactError) else ""

@@ -1,0 +1,316 @@
+"""Collectors for ``preflight check``: each gathers one kind of fact, once per run.
+
+This is the only module of ``check`` that talks to the API server. Every collector takes the
+run's ``Facts`` (to reach the shared client and other facts) and returns plain data from
+``_facts``. Which requests are made, and why each is needed, is listed in the README.
+
+Objects a collector creates (the ``--deep`` canary) are registered in ``Cleanups`` before
+anything can fail, and the CLI drains it from the main thread, also after Ctrl-C: collectors
+run in daemon threads, whose ``finally`` blocks do not run when the process exits.
+"""
+
+from __future__ import annotations
+
+import secrets as random_names
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from ._errors import ClusterError, NotFoundError
+from ._facts import (
+    SA_NAME_ANNOTATION,
+    SA_TOKEN_TYPE,
+    AccessResult,
+    ApiServiceState,
+    Bindings,
+    CanaryResult,
+    Health,
+    HelmRelease,
+    HelmRevision,
+    Identity,
+    LeaseState,
+    Leases,
+    Permission,
+    ServerVersion,
+    ServiceAccountFacts,
+    parse_time,
+)
+from ._http import KubeClient
+from ._probe import TlsProbe, probe_tls
+from ._runner import Collector, Facts
+from ._target import Target
+
+__all__ = ["CheckOptions", "Cleanups", "build_collectors", "parallel"]
+
+LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckOptions:
+    permissions: tuple[Permission, ...] = ()
+    service_account: tuple[str, str] | None = None
+    release: str = ""
+    helm_driver: str = "secret"
+    canary_wait: float = 15.0
+
+
+class Cleanups:
+    """Undo actions for what collectors created; safe to run twice and from any thread."""
+
+    def __init__(self) -> None:
+        self._actions: list[tuple[str, Callable[[], None]]] = []
+        self._lock = threading.Lock()
+
+    def add(self, what: str, action: Callable[[], None]) -> None:
+        with self._lock:
+            self._actions.append((what, action))
+
+    def run(self) -> list[str]:
+        """Run every pending action (newest first); return what could not be undone."""
+        with self._lock:
+            pending, self._actions = self._actions[::-1], []
+        failed = []
+        for what, action in pending:
+            try:
+                action()
+            except ClusterError as exc:
+                if not isinstance(exc, NotFoundError):
+                    failed.append(f"{what}: {exc}")
+        return failed
+
+
+def parallel(fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int = 4) -> list[Any]:
+    """``fn`` over ``items`` on daemon threads; each result or the exception it raised."""
+    todo = list(enumerate(items))
+    results: list[Any] = [None] * len(todo)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                index, item = todo.pop(0)
+            try:
+                results[index] = fn(item)
+            except Exception as exc:  # noqa: BLE001 - handed back to the caller
+                results[index] = exc
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(workers, len(todo)) or 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _server_time(resp_date: datetime | None) -> datetime:
+    return resp_date or datetime.now(UTC)
+
+
+def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) -> dict[str, Collector]:
+    """The collector table for one target."""
+    ns = target.namespace
+
+    def client(facts: Facts) -> KubeClient:
+        return KubeClient(target, facts.deadline)
+
+    def c(facts: Facts) -> KubeClient:
+        result: KubeClient = facts.get("client")
+        return result
+
+    def probe(facts: Facts) -> TlsProbe:
+        return probe_tls(target.host, target.port, server_name=target.tls_name, deadline=facts.deadline)
+
+    def version(facts: Facts) -> ServerVersion:
+        resp = c(facts).get("/version")
+        return ServerVersion.parse(resp.data or {}, server_time=resp.date)
+
+    def livez(facts: Facts) -> Health:
+        return Health.parse("/livez", *c(facts).get_text("/livez", verbose=""))
+
+    def readyz(facts: Facts) -> Health:
+        return Health.parse("/readyz", *c(facts).get_text("/readyz", verbose=""))
+
+    def identity(facts: Facts) -> Identity:
+        # kubectl auth whoami tries v1, then v1beta1 (GA in 1.28; beta from 1.27).
+        last: ClusterError | None = None
+        for version_ in ("v1", "v1beta1"):
+            api = f"authentication.k8s.io/{version_}"
+            try:
+                resp = c(facts).post(f"/apis/{api}/selfsubjectreviews", {"apiVersion": api, "kind": "SelfSubjectReview"})
+            except NotFoundError as exc:
+                last = exc
+                continue
+            info = ((resp.data or {}).get("status") or {}).get("userInfo") or {}
+            return Identity(username=str(info.get("username", "")), groups=tuple(info.get("groups") or ()), uid=str(info.get("uid", "")), api_version=api)
+        assert last is not None
+        raise last
+
+    def access(facts: Facts) -> list[AccessResult]:
+        def review(p: Permission) -> AccessResult:
+            body = {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"namespace": ns, "verb": p.verb, "group": p.group, "resource": p.resource}},
+            }
+            status = (c(facts).post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body).data or {}).get("status") or {}
+            return AccessResult(permission=p, allowed=bool(status.get("allowed")), reason=str(status.get("reason") or ""))
+
+        results = parallel(review, options.permissions)
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return results
+
+    def leases(facts: Facts) -> Leases:
+        resp = c(facts).get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")
+        items = {}
+        for item in (resp.data or {}).get("items") or []:
+            name = (item.get("metadata") or {}).get("name")
+            if name in LEADER_LEASES:
+                spec = item.get("spec") or {}
+                items[name] = LeaseState(
+                    name=name,
+                    holder=str(spec.get("holderIdentity") or ""),
+                    renew_time=parse_time(spec.get("renewTime")),
+                    duration_seconds=int(spec.get("leaseDurationSeconds") or 15),
+                )
+        return Leases(items=items, server_time=_server_time(resp.date))
+
+    def apiservices(facts: Facts) -> list[ApiServiceState]:
+        out = []
+        for item in c(facts).get("/apis/apiregistration.k8s.io/v1/apiservices").data.get("items") or []:
+            spec, meta = item.get("spec") or {}, item.get("metadata") or {}
+            conditions = (item.get("status") or {}).get("conditions") or []
+            cond: dict[str, Any] = next((x for x in conditions if x.get("type") == "Available"), {})
+            svc = spec.get("service") or {}
+            out.append(
+                ApiServiceState(
+                    name=str(meta.get("name", "")),
+                    group=str(spec.get("group") or ""),
+                    version=str(spec.get("version") or ""),
+                    available=cond.get("status") == "True",
+                    reason=str(cond.get("reason") or ""),
+                    message=str(cond.get("message") or ""),
+                    service=f"{svc.get('namespace')}/{svc.get('name')}" if svc else "",
+                )
+            )
+        return out
+
+    def namespace(facts: Facts) -> bool:
+        try:
+            c(facts).get(f"/api/v1/namespaces/{quote(ns)}")
+        except NotFoundError:
+            return False
+        return True
+
+    def service_account(facts: Facts) -> ServiceAccountFacts | None:
+        who = options.service_account
+        if who is None:
+            ident = facts.get("identity")
+            who = ident.service_account if isinstance(ident, Identity) else None
+        if who is None:
+            return None
+        sa_ns, sa_name = who
+        try:
+            account = c(facts).get(f"/api/v1/namespaces/{quote(sa_ns)}/serviceaccounts/{quote(sa_name)}").data
+        except NotFoundError:
+            account = None
+        secrets = c(facts).list_all(f"/api/v1/namespaces/{quote(sa_ns)}/secrets", fieldSelector=f"type={SA_TOKEN_TYPE}")
+        return ServiceAccountFacts(namespace=sa_ns, name=sa_name, account=account, token_secrets=tuple(secrets))
+
+    def bindings(facts: Facts) -> Bindings:
+        client_ = c(facts)
+        rbs = tuple(client_.list_all(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{quote(ns)}/rolebindings"))
+        crbs = tuple(client_.list_all("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"))
+        wanted = {ns}
+        for binding in rbs:
+            wanted |= {s.get("namespace") or ns for s in binding.get("subjects") or [] if s.get("kind") == "ServiceAccount"}
+        accounts = {}
+        for sa_ns in sorted(wanted):
+            accounts[sa_ns] = frozenset(
+                str((o.get("metadata") or {}).get("name")) for o in client_.list_all(f"/api/v1/namespaces/{quote(sa_ns)}/serviceaccounts")
+            )
+        return Bindings(namespace=ns, role_bindings=rbs, cluster_role_bindings=crbs, service_accounts=accounts)
+
+    def helm_release(facts: Facts) -> HelmRelease | None:
+        if not options.release:
+            return None
+        kind = "configmaps" if options.helm_driver in ("configmap", "configmaps") else "secrets"
+        resp = c(facts).get(f"/api/v1/namespaces/{quote(ns)}/{kind}", labelSelector=f"owner=helm,name={options.release}")
+        revisions = []
+        for item in (resp.data or {}).get("items") or []:
+            labels = (item.get("metadata") or {}).get("labels") or {}
+            stamp = labels.get("modifiedAt") or labels.get("createdAt")
+            try:
+                modified = datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+                revisions.append(HelmRevision(version=int(labels.get("version", 0)), status=str(labels.get("status", "unknown")), modified=modified))
+            except (TypeError, ValueError):
+                continue
+        return HelmRelease(name=options.release, namespace=ns, revisions=tuple(revisions), server_time=resp.date, driver=kind)
+
+    def canary(facts: Facts) -> CanaryResult:
+        return run_token_canary(c(facts), ns, cleanups, wait=options.canary_wait)
+
+    return {
+        "client": client,
+        "probe": probe,
+        "version": version,
+        "livez": livez,
+        "readyz": readyz,
+        "identity": identity,
+        "access": access,
+        "leases": leases,
+        "apiservices": apiservices,
+        "namespace": namespace,
+        "service_account": service_account,
+        "bindings": bindings,
+        "helm_release": helm_release,
+        "canary": canary,
+    }
+
+
+def run_token_canary(client: KubeClient, namespace: str, cleanups: Cleanups, *, wait: float) -> CanaryResult:
+    """Create a throwaway ServiceAccount and token Secret; report whether the token
+    controller fills it within ``wait`` seconds. Both are deleted afterwards."""
+    name = f"preflight-canary-{random_names.token_hex(3)}"
+    base = f"/api/v1/namespaces/{quote(namespace)}"
+
+    def deleter(path: str) -> Callable[[], None]:
+        def delete() -> None:
+            client.delete(path)
+
+        return delete
+
+    # Register each undo before the create: a create whose answer is lost still gets deleted.
+    cleanups.add(f"ServiceAccount {namespace}/{name}", deleter(f"{base}/serviceaccounts/{name}"))
+    client.post(f"{base}/serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
+    cleanups.add(f"Secret {namespace}/{name}", deleter(f"{base}/secrets/{name}"))
+    created = client.post(
+        f"{base}/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": SA_TOKEN_TYPE,
+            "metadata": {"name": name, "annotations": {SA_NAME_ANNOTATION: name}},
+        },
+    ).data
+    started = time.monotonic()
+    filled = bool((created.get("data") or {}).get("token"))
+    version = str((created.get("metadata") or {}).get("resourceVersion") or "0")
+    if not filled:
+        for event in client.watch(f"{base}/secrets", resource_version=version, timeout=wait, fieldSelector=f"metadata.name={name}"):
+            obj = event.get("object") or {}
+            if event.get("type") in ("ADDED", "MODIFIED") and (obj.get("data") or {}).get("token"):
+                filled = True
+                break
+            if event.get("type") == "DELETED":
+                break
+    waited = time.monotonic() - started
+    failed = cleanups.run()
+    return CanaryResult(filled=filled, waited_seconds=waited, secret=f"{namespace}/{name}", cleaned_up=not failed, detail="; ".join(failed))

@@ -1,0 +1,111 @@
+"""Which cluster, credential and namespace a command talks to, resolved as kubectl does.
+
+Precedence, as in kubectl and Helm: ``--kubeconfig`` (one file), else ``KUBECONFIG`` (a list),
+else ``~/.kube/config``; when none exists and we run in a pod, the in-cluster ServiceAccount
+(``KUBERNETES_SERVICE_HOST`` + /var/run/secrets/kubernetes.io/serviceaccount). The namespace
+is ``-n``, else the context's, else ``default`` (in a pod: the pod's namespace).
+
+No network I/O here: resolution reads files and refuses bad input (exit 2) before any request.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ._errors import ConfigError
+from ._kubeconfig import ClusterEntry, Credentials, Material, default_paths, load_kubeconfig
+from ._kubeconfig_checks import validate_inline
+
+__all__ = ["IN_CLUSTER_DIR", "Target", "resolve_target"]
+
+IN_CLUSTER_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """Everything needed to reach one API server as one identity."""
+
+    context: str  # the context name, or "in-cluster"
+    cluster: ClusterEntry
+    credentials: Credentials
+    namespace: str
+    namespace_source: str  # "flag", "context", "in-cluster" or "default"
+    kubeconfig: tuple[Path, ...] = ()
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.cluster.server).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.cluster.server)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+    @property
+    def tls_name(self) -> str:
+        """The name the serving certificate must carry (tls-server-name overrides the host)."""
+        return self.cluster.tls_server_name or self.host
+
+    def describe(self) -> str:
+        return f"context {self.context!r}, server {self.cluster.server}, namespace {self.namespace}"
+
+
+def _in_cluster(environ: Mapping[str, str], namespace: str | None, sa_dir: Path) -> Target | None:
+    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if not host or not (sa_dir / "token").exists():
+        return None
+    server_host = f"[{host}]" if ":" in host else host
+    token = Material(source=str(sa_dir / "token"), data=(sa_dir / "token").read_bytes().strip(), path=sa_dir / "token")
+    ca_path = sa_dir / "ca.crt"
+    ca = Material(source=str(ca_path), data=ca_path.read_bytes(), path=ca_path) if ca_path.exists() else None
+    pod_ns = (sa_dir / "namespace").read_text().strip() if (sa_dir / "namespace").exists() else "default"
+    return Target(
+        context="in-cluster",
+        cluster=ClusterEntry(name="in-cluster", server=f"https://{server_host}:{port}", ca=ca),
+        credentials=Credentials(user="in-cluster", token=token),
+        namespace=namespace or pod_ns,
+        namespace_source="flag" if namespace else "in-cluster",
+    )
+
+
+def resolve_target(
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespace: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    sa_dir: Path = IN_CLUSTER_DIR,
+) -> Target:
+    """The target for these flags; raises ``ConfigError`` (exit 2) for bad input."""
+    env = os.environ if environ is None else environ
+    paths = default_paths(kubeconfig, env)
+    if not kubeconfig and not any(p.exists() for p in paths) and not context:
+        in_cluster = _in_cluster(env, namespace, sa_dir)
+        if in_cluster is not None:
+            return in_cluster
+    config = load_kubeconfig(paths, explicit=bool(kubeconfig))
+    view = config.context(context)
+    validate_inline(view)
+    exec_spec = view.credentials.exec
+    if exec_spec is not None and not (os.path.isabs(exec_spec.command) and os.access(exec_spec.command, os.X_OK)) and not shutil.which(exec_spec.command):
+        raise ConfigError(
+            f"exec credential plugin {exec_spec.command!r} of user {view.credentials.user!r} is not on PATH",
+            source=str(view.origin),
+            fix=exec_spec.install_hint.strip() or f"install {exec_spec.command} or put it on PATH",
+        )
+    if not view.cluster.server.startswith(("https://", "http://")):
+        raise ConfigError(f"server {view.cluster.server!r} is not an http(s) URL", source=str(view.origin))
+    ns, source = (namespace, "flag") if namespace else ((view.namespace, "context") if view.namespace else ("default", "default"))
+    return Target(
+        context=view.name,
+        cluster=view.cluster,
+        credentials=view.credentials,
+        namespace=ns,
+        namespace_source=source,
+        kubeconfig=config.paths,
+    )
