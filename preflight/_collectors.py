@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from ._errors import ClusterError, NotFoundError
+from ._errors import ClusterError, ForbiddenError, NotFoundError
 from ._facts import (
     SA_NAME_ANNOTATION,
     SA_TOKEN_TYPE,
@@ -40,11 +40,12 @@ from ._facts import (
     parse_time,
 )
 from ._http import KubeClient
+from ._kubeconfig import decode_jwt_claims
 from ._probe import TlsProbe, probe_tls
 from ._runner import Collector, Facts
 from ._target import Target
 
-__all__ = ["CheckOptions", "Cleanups", "build_collectors", "parallel"]
+__all__ = ["CheckOptions", "Cleanups", "build_collectors", "parallel", "read_identity", "read_leases", "read_version"]
 
 LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")
 
@@ -112,6 +113,55 @@ def _server_time(resp_date: datetime | None) -> datetime:
     return resp_date or datetime.now(UTC)
 
 
+def _own_token_secret(target: Target, namespace: str, name: str) -> str:
+    """The Secret our bearer token came from, when it is a legacy token of namespace/name."""
+    token = target.credentials.token
+    claims = decode_jwt_claims(token.data.decode(errors="replace")) if token is not None and token.data else None
+    if (claims or {}).get("kubernetes.io/serviceaccount/namespace") == namespace and (claims or {}).get(
+        "kubernetes.io/serviceaccount/service-account.name"
+    ) == name:
+        return str((claims or {}).get("kubernetes.io/serviceaccount/secret.name") or "")
+    return ""
+
+
+def read_version(client: KubeClient) -> ServerVersion:
+    resp = client.get("/version")
+    return ServerVersion.parse(resp.data or {}, server_time=resp.date)
+
+
+def read_identity(client: KubeClient) -> Identity:
+    """SelfSubjectReview, as kubectl auth whoami: v1, then v1beta1 (GA in 1.28, beta 1.27)."""
+    last: ClusterError | None = None
+    for version in ("v1", "v1beta1"):
+        api = f"authentication.k8s.io/{version}"
+        try:
+            resp = client.post(f"/apis/{api}/selfsubjectreviews", {"apiVersion": api, "kind": "SelfSubjectReview"})
+        except NotFoundError as exc:
+            last = exc
+            continue
+        info = ((resp.data or {}).get("status") or {}).get("userInfo") or {}
+        return Identity(username=str(info.get("username", "")), groups=tuple(info.get("groups") or ()), uid=str(info.get("uid", "")), api_version=api)
+    assert last is not None
+    raise last
+
+
+def read_leases(client: KubeClient) -> Leases:
+    """The controller-manager and scheduler leader Leases, with the server's clock (Date)."""
+    resp = client.get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")
+    items = {}
+    for item in (resp.data or {}).get("items") or []:
+        name = (item.get("metadata") or {}).get("name")
+        if name in LEADER_LEASES:
+            spec = item.get("spec") or {}
+            items[name] = LeaseState(
+                name=name,
+                holder=str(spec.get("holderIdentity") or ""),
+                renew_time=parse_time(spec.get("renewTime")),
+                duration_seconds=int(spec.get("leaseDurationSeconds") or 15),
+            )
+    return Leases(items=items, server_time=_server_time(resp.date))
+
+
 def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) -> dict[str, Collector]:
     """The collector table for one target."""
     ns = target.namespace
@@ -127,8 +177,7 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
         return probe_tls(target.host, target.port, server_name=target.tls_name, deadline=facts.deadline)
 
     def version(facts: Facts) -> ServerVersion:
-        resp = c(facts).get("/version")
-        return ServerVersion.parse(resp.data or {}, server_time=resp.date)
+        return read_version(c(facts))
 
     def livez(facts: Facts) -> Health:
         return Health.parse("/livez", *c(facts).get_text("/livez", verbose=""))
@@ -137,19 +186,7 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
         return Health.parse("/readyz", *c(facts).get_text("/readyz", verbose=""))
 
     def identity(facts: Facts) -> Identity:
-        # kubectl auth whoami tries v1, then v1beta1 (GA in 1.28; beta from 1.27).
-        last: ClusterError | None = None
-        for version_ in ("v1", "v1beta1"):
-            api = f"authentication.k8s.io/{version_}"
-            try:
-                resp = c(facts).post(f"/apis/{api}/selfsubjectreviews", {"apiVersion": api, "kind": "SelfSubjectReview"})
-            except NotFoundError as exc:
-                last = exc
-                continue
-            info = ((resp.data or {}).get("status") or {}).get("userInfo") or {}
-            return Identity(username=str(info.get("username", "")), groups=tuple(info.get("groups") or ()), uid=str(info.get("uid", "")), api_version=api)
-        assert last is not None
-        raise last
+        return read_identity(c(facts))
 
     def access(facts: Facts) -> list[AccessResult]:
         def review(p: Permission) -> AccessResult:
@@ -168,19 +205,7 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
         return results
 
     def leases(facts: Facts) -> Leases:
-        resp = c(facts).get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")
-        items = {}
-        for item in (resp.data or {}).get("items") or []:
-            name = (item.get("metadata") or {}).get("name")
-            if name in LEADER_LEASES:
-                spec = item.get("spec") or {}
-                items[name] = LeaseState(
-                    name=name,
-                    holder=str(spec.get("holderIdentity") or ""),
-                    renew_time=parse_time(spec.get("renewTime")),
-                    duration_seconds=int(spec.get("leaseDurationSeconds") or 15),
-                )
-        return Leases(items=items, server_time=_server_time(resp.date))
+        return read_leases(c(facts))
 
     def apiservices(facts: Facts) -> list[ApiServiceState]:
         out = []
@@ -221,6 +246,11 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
             account = c(facts).get(f"/api/v1/namespaces/{quote(sa_ns)}/serviceaccounts/{quote(sa_name)}").data
         except NotFoundError:
             account = None
+        except ForbiddenError:
+            own = _own_token_secret(target, sa_ns, sa_name)
+            if not own:
+                raise
+            return ServiceAccountFacts(namespace=sa_ns, name=sa_name, account=None, own_token_secret=own)
         secrets = c(facts).list_all(f"/api/v1/namespaces/{quote(sa_ns)}/secrets", fieldSelector=f"type={SA_TOKEN_TYPE}")
         return ServiceAccountFacts(namespace=sa_ns, name=sa_name, account=account, token_secrets=tuple(secrets))
 

@@ -167,6 +167,9 @@ class ServiceAccountFacts:
     name: str
     account: KubeObject | None
     token_secrets: tuple[KubeObject, ...] = ()
+    # When we may not read ServiceAccounts (typical for a pipeline's own identity) but we
+    # authenticate with a long-lived token of this account, the Secret it came from.
+    own_token_secret: str = ""
 
     @property
     def uid(self) -> str:

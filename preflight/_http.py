@@ -262,7 +262,7 @@ class KubeClient:
         left = max(0.05, self.deadline.remaining())
         return urllib3.Timeout(connect=min(CONNECT_TIMEOUT, left), read=min(read or left, left))
 
-    def _once(self, method: str, url: str, body: bytes | None, read: float | None) -> Response:
+    def _once(self, method: str, url: str, body: bytes | None, read: float | None, answers: frozenset[int] = frozenset()) -> Response:
         if self.deadline.expired():
             raise UnreachableError(f"deadline reached before {method} {url.split('?')[0]}", step="timeout", transient=False)
         headers = dict(self._headers)
@@ -276,7 +276,7 @@ class KubeClient:
             raise translate_network_error(exc, f"{self.target.cluster.server}") from None
         except OSError as exc:
             raise translate_network_error(exc, f"{self.target.cluster.server}") from None
-        if raw.status >= 400:
+        if raw.status >= 400 and raw.status not in answers:
             raise _status_error(raw.status, raw.data, url)
         data: Any = None
         if raw.data:
@@ -306,14 +306,11 @@ class KubeClient:
         return self.request("GET", path, query=query or None)
 
     def get_text(self, path: str, **query: Any) -> tuple[int, str]:
-        """Health endpoints answer text, and 500 with the failing checks listed."""
-        try:
-            resp = self.request("GET", path, query=query or None)
-            return resp.status, str(resp.data or "")
-        except ClusterError as exc:
-            if exc.status >= 500:
-                return exc.status, exc.message
-            raise
+        """Health endpoints answer text, and 500 with the failing checks listed: a 500 is an
+        answer here, not an error to retry."""
+        url = path + ("?" + urlencode(query) if query else "")
+        resp = with_retries(self.deadline, lambda: self._once("GET", url, None, None, answers=frozenset({500})))
+        return resp.status, str(resp.data or "")
 
     def post(self, path: str, body: Any) -> Response:
         return self.request("POST", path, body=body)

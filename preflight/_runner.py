@@ -69,6 +69,8 @@ class FactError:
 
 Collector = Callable[["Facts"], Any]
 
+REPORT_GRACE = 0.5  # seconds past the deadline a collector gets to report its own error
+
 
 class Facts:
     """Memoized, concurrently gathered facts. ``get`` blocks until a fact is ready."""
@@ -102,7 +104,9 @@ class Facts:
 
     def get(self, name: str) -> Any:
         try:
-            return self.start(name).result(timeout=self.deadline.remaining())
+            # Collectors honour the deadline themselves and then raise a precise error (e.g.
+            # "accepted the connection but never answered"); wait a moment past it for that.
+            return self.start(name).result(timeout=self.deadline.remaining() + REPORT_GRACE)
         except FutureTimeout:
             raise UnreachableError(
                 f"gave up collecting {name} at the {self.deadline.seconds:g}s deadline",
@@ -134,12 +138,15 @@ class Check:
     tolerates: tuple[str, ...] = ()  # facts the check still judges when they failed
 
 
-# Errors that a root check (api.reachable, kubeconfig.credentials / auth.identity) already
-# explains; downstream checks skip instead of repeating them.
-_ROOT_ERRORS = (UnreachableError, UnauthorizedError)
+# Errors a root check explains when it failed: downstream checks then skip instead of
+# repeating it. When the root check passed, the same error is news: "could not look".
+_ROOT_CHECKS: tuple[tuple[type[BaseException], str], ...] = (
+    (UnreachableError, "api.reachable"),
+    (UnauthorizedError, "auth.identity"),
+)
 
 
-def _finding_for_fact_error(check: Check, failed: FactError) -> Finding:
+def _finding_for_fact_error(check: Check, failed: FactError, failed_roots: set[str]) -> Finding:
     err = failed.error
     if isinstance(err, ForbiddenError):
         return Finding(
@@ -149,28 +156,31 @@ def _finding_for_fact_error(check: Check, failed: FactError) -> Finding:
             remediation=err.fix or "grant the permission named above to check this",
             evidence={"fact": failed.name, "status": 403},
         )
-    if isinstance(err, _ROOT_ERRORS):
-        root = "api.reachable" if isinstance(err, UnreachableError) else "auth.identity"
-        return Finding(
-            id=check.id,
-            outcome=Outcome.SKIP,
-            message=f"not checked: the API request failed ({err.message}); see {root}",
-            evidence={"fact": failed.name, "blocked_by": root},
-        )
+    for kind, root in _ROOT_CHECKS:
+        if isinstance(err, kind) and root in failed_roots:
+            return Finding(
+                id=check.id,
+                outcome=Outcome.SKIP,
+                message=f"not checked: the API request failed ({getattr(err, 'message', err)}); see {root}",
+                evidence={"fact": failed.name, "blocked_by": root},
+            )
+    hint = ""
+    if isinstance(err, UnreachableError) and err.step == "timeout":
+        hint = " while the API server answered other requests: a sign that etcd is slow or down"
     return Finding(
         id=check.id,
         outcome=Outcome.ERROR,
-        message=f"could not collect {failed.name}: {err}",
+        message=f"could not collect {failed.name}: {err}{hint}",
         remediation=getattr(err, "fix", ""),
         evidence={"fact": failed.name, "error": type(err).__name__},
     )
 
 
-def _judge(check: Check, facts: Facts, policy: Policy) -> list[Finding]:
+def _judge(check: Check, facts: Facts, policy: Policy, failed_roots: set[str]) -> list[Finding]:
     values = {name: facts.get_or_error(name) for name in check.needs}
     failed = [v for n, v in values.items() if isinstance(v, FactError) and n not in check.tolerates]
     if failed:
-        return [_finding_for_fact_error(check, failed[0])]
+        return [_finding_for_fact_error(check, failed[0], failed_roots)]
     started = time.monotonic()
     try:
         produced = check.run(policy, **values)
@@ -199,7 +209,8 @@ def run_checks(checks: Sequence[Check], facts: Facts, *, policy: Policy, meta: M
             facts.start(name)
     findings: list[Finding] = []
     for check in checks:
-        findings.extend(_judge(check, facts, policy))
+        failed_roots = {f.id for f in findings if f.outcome in (Outcome.FAIL, Outcome.ERROR)}
+        findings.extend(_judge(check, facts, policy, failed_roots))
     if not findings:
         raise NoChecksError("the selected checks produced no findings")
     return Report(findings=findings, duration_ms=int((time.monotonic() - started) * 1000), meta=dict(meta or {}))

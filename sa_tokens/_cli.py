@@ -1,19 +1,170 @@
-"""The ``sa-tokens`` command line."""
+"""The ``sa-tokens`` command line: ensure, status, rotate.
+
+Exit codes: 0 done, 1 the token could not be ensured (the message says why), 2 usage or
+configuration error. The token itself is written only where asked (a 0600 file, or stdout
+with ``--token-out -``), never into logs, JSON or a child process's argv.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import click
 
+from preflight._errors import PreflightError
+
 from . import __version__
 
+_ctx = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def _target_options(fn: Any) -> Any:
+    fn = click.option("--context", help="The kubeconfig context to use.")(fn)
+    fn = click.option("--kubeconfig", help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")(fn)
+    return fn
+
+
+def _namespace(kubeconfig: str | None, context: str | None, namespace: str | None) -> str:
+    from preflight._target import resolve_target
+
+    return namespace or resolve_target(kubeconfig=kubeconfig, context=context).namespace
+
+
+def _outputs(result: Any, kubeconfig_out: Path | None, token_out: str | None, server: str | None, ca_file: Path | None,
+             kubeconfig: str | None, context: str | None) -> None:
+    from preflight._target import resolve_target
+
+    from ._kubeconfig_out import kubeconfig_for, write_secret_file
+
+    if kubeconfig_out is not None:
+        target = resolve_target(kubeconfig=kubeconfig, context=context)
+        ca = ca_file.read_bytes() if ca_file else (target.cluster.ca.data if target.cluster.ca and target.cluster.ca.data else result.ca_pem)
+        write_secret_file(kubeconfig_out, kubeconfig_for(
+            server=server or target.cluster.server, ca_pem=ca, namespace=result.namespace,
+            account=result.service_account, token=result.token, cluster=target.cluster.name,
+        ))
+        click.echo(f"sa-tokens: wrote kubeconfig for {result.identity} to {kubeconfig_out} (mode 0600)", err=True)
+    if token_out == "-":
+        click.echo(result.token)
+    elif token_out:
+        write_secret_file(Path(token_out), result.token + "\n")
+        click.echo(f"sa-tokens: wrote the token to {token_out} (mode 0600)", err=True)
+
+
+def _check_paths(*paths: Path | str | None) -> None:
+    from preflight._errors import ConfigError
+
+    for p in paths:
+        if p in (None, "-"):
+            continue
+        parent = Path(p).parent
+        if not parent.is_dir():
+            raise ConfigError(f"folder {parent} does not exist", source=str(p))
+
+
+@click.group(context_settings=_ctx)
 @click.version_option(__version__, "--version", prog_name="sa-tokens", message="%(prog)s %(version)s")
 def cli() -> None:
-    """Create, verify and audit long-lived ServiceAccount tokens."""
+    """Create, verify and audit long-lived ServiceAccount tokens (Kubernetes 1.24+ and older)."""
+
+
+@cli.command()
+@click.argument("service_account", metavar="SERVICEACCOUNT")
+@click.option("-n", "--namespace", help="Namespace (default: the context's).")
+@click.option("--create-sa", is_flag=True, help="Create the ServiceAccount if it does not exist.")
+@click.option("--secret-name", help="Name of the token Secret (default: <serviceaccount>-token).")
+@click.option("--wait", "wait_for", default="60s", show_default=True, help="How long to wait for the controller to fill it.")
+@click.option("--force-create", is_flag=True, help="Before 1.24: create a Secret even though the control plane should have.")
+@click.option("--kubeconfig-out", type=click.Path(path_type=Path, dir_okay=False), help="Write a kubeconfig for the ServiceAccount (0600).")
+@click.option("--token-out", metavar="FILE|-", help="Write the token to FILE (0600), or to stdout with '-'.")
+@click.option("--server", help="Server URL for --kubeconfig-out (default: the current context's).")
+@click.option("--certificate-authority", "ca_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="CA file for --kubeconfig-out (default: the current context's CA).")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_target_options
+def ensure(service_account: str, namespace: str | None, create_sa: bool, secret_name: str | None, wait_for: str, force_create: bool,
+           kubeconfig_out: Path | None, token_out: str | None, server: str | None, ca_file: Path | None, output: str,
+           kubeconfig: str | None, context: str | None) -> int:
+    """Make sure SERVICEACCOUNT has a filled, working long-lived token Secret (idempotent)."""
+    from preflight._durations import parse_duration
+
+    from ._api import ensure as do_ensure
+
+    _check_paths(kubeconfig_out, token_out)
+    wait = parse_duration(wait_for, name="--wait").total_seconds()
+    ns = _namespace(kubeconfig, context, namespace)
+    result = do_ensure(ns, service_account, kubeconfig=kubeconfig, context=context, create_sa=create_sa,
+                       secret_name=secret_name, wait=wait, force_create=force_create)
+    _outputs(result, kubeconfig_out, token_out, server, ca_file, kubeconfig, context)
+    line = (f"{result.identity}: token Secret {result.namespace}/{result.secret} "
+            f"{'created' if result.created else 'reused'} and verified in {result.waited_seconds:.2f}s")
+    if output == "json":
+        click.echo(json.dumps(result.summary(), indent=2), err=token_out == "-")
+    else:
+        click.echo(line, err=token_out == "-")
+    return 0
+
+
+@cli.command()
+@click.option("-n", "--namespace", help="Namespace (default: the context's).")
+@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_target_options
+def status(namespace: str | None, all_namespaces: bool, output: str, kubeconfig: str | None, context: str | None) -> int:
+    """Every ServiceAccount's token: manual, auto (listed, subject to the cleaner) or none."""
+    from ._api import status as do_status
+
+    if namespace and all_namespaces:
+        raise click.UsageError("-n and -A exclude each other")
+    scope = None if all_namespaces else _namespace(kubeconfig, context, namespace)
+    report = do_status(scope, kubeconfig=kubeconfig, context=context)
+    if output == "json":
+        click.echo(json.dumps({"accounts": [a.as_dict() for a in report.accounts], "requests": report.requests}, indent=2))
+        return 0
+    rows = [("NAMESPACE", "SERVICEACCOUNT", "TOKEN", "SECRET", "FILLED", "LAST-USED", "INVALID-SINCE", "CLEANUP")]
+    for a in report.accounts:
+        for s in a.secrets or (None,):
+            rows.append((a.namespace, a.name, a.kind, s.name if s else "-", ("yes" if s.filled else "no") if s else "-",
+                         (s.last_used or "-") if s else "-", (s.invalid_since or "-") if s else "-", (s.projected_cleanup or "-") if s else "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    click.echo(f"{len(report.accounts)} ServiceAccounts, {report.requests} requests", err=True)
+    return 0
+
+
+@cli.command()
+@click.argument("service_account", metavar="SERVICEACCOUNT")
+@click.option("-n", "--namespace", help="Namespace (default: the context's).")
+@click.option("--grace", default="10m", show_default=True, help="Keep the old tokens this long before deleting them.")
+@click.option("--wait", "wait_for", default="60s", show_default=True, help="How long to wait for the new Secret to be filled.")
+@click.option("--kubeconfig-out", type=click.Path(path_type=Path, dir_okay=False), help="Write a kubeconfig for the new token (0600).")
+@click.option("--token-out", metavar="FILE|-", help="Write the new token to FILE (0600), or to stdout with '-'.")
+@_target_options
+def rotate(service_account: str, namespace: str | None, grace: str, wait_for: str, kubeconfig_out: Path | None,
+           token_out: str | None, kubeconfig: str | None, context: str | None) -> int:
+    """Create and verify a new token Secret, then delete the old ones after --grace."""
+    from preflight._durations import parse_duration
+
+    from ._api import rotate as do_rotate
+
+    _check_paths(kubeconfig_out, token_out)
+    ns = _namespace(kubeconfig, context, namespace)
+    grace_s = parse_duration(grace, name="--grace").total_seconds()
+
+    def published(result: Any) -> None:
+        _outputs(result, kubeconfig_out, token_out, None, None, kubeconfig, context)
+        click.echo(f"sa-tokens: new token {result.namespace}/{result.secret} verified; old tokens deleted in {grace}", err=True)
+
+    result = do_rotate(ns, service_account, grace=grace_s, kubeconfig=kubeconfig, context=context,
+                       wait=parse_duration(wait_for, name="--wait").total_seconds(), before_delete=published)
+    click.echo(f"{result.new.identity}: now {result.new.namespace}/{result.new.secret}; deleted {', '.join(result.deleted) or 'nothing'}",
+               err=token_out == "-")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,6 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as exc:
         click.echo(f"sa-tokens: error: {exc.format_message()}", err=True)
         return 2
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("sa-tokens: interrupted", err=True)
+        return 2
+    except PreflightError as exc:
+        click.echo(f"sa-tokens: error: {exc}", err=True)
+        return exc.exit_code
     return int(result) if isinstance(result, int) else 0
 
 

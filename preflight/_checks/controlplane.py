@@ -35,6 +35,18 @@ CONSEQUENCE = {
 }
 
 
+# A leader that stops gracefully *releases* its lease: client-go's release() writes an empty
+# holder and leaseDurationSeconds: 1 (tools/leaderelection/leaderelection.go, ReleaseOnCancel;
+# kube-scheduler does this, kube-controller-manager only with its ReleaseLeaderElectionLockOnExit
+# gate). A successor can take a released lease at once, so the clock runs from the release, on
+# the components' default lease duration rather than on that 1 s.
+DEFAULT_LEASE = timedelta(seconds=15)
+
+
+def _duration(lease: LeaseState) -> timedelta:
+    return timedelta(seconds=lease.duration_seconds) if lease.holder else DEFAULT_LEASE
+
+
 def stale_leases(leases: Leases) -> dict[str, timedelta]:
     """Component -> how long its lease has gone unrenewed, for the stale ones."""
     out = {}
@@ -42,9 +54,15 @@ def stale_leases(leases: Leases) -> dict[str, timedelta]:
         if lease.renew_time is None:
             continue
         age = leases.server_time - lease.renew_time
-        if age > timedelta(seconds=lease.duration_seconds) + STALE_MARGIN:
+        if age > _duration(lease) + STALE_MARGIN:
             out[name] = age
     return out
+
+
+def _unrenewed(name: str, lease: LeaseState, age: timedelta) -> str:
+    if not lease.holder:
+        return f"{name} released its leader lease {format_age(age)} ago (a stop) and no instance has taken it over"
+    return f"{name} has not renewed its leader lease for {format_age(age)}"
 
 
 def _lease_evidence(lease: LeaseState, now: datetime) -> dict[str, Any]:
@@ -62,12 +80,12 @@ def controlplane_leases(policy: Policy, leases: Leases) -> Finding:
     absent = [name for name in CONSEQUENCE if name not in leases.items]
     for name, lease in leases.items.items():
         evidence[name] = _lease_evidence(lease, leases.server_time)
-    down = {n: a for n, a in stale.items() if a > FAILOVER_DURATIONS * timedelta(seconds=leases.items[n].duration_seconds)}
+    down = {n: a for n, a in stale.items() if a > FAILOVER_DURATIONS * _duration(leases.items[n])}
     if stale and not down:
         return Finding(
             id="controlplane.leases",
             outcome=Outcome.WARN,
-            message="; ".join(f"{n} has had no leader for {format_age(a)}: a restart or leader change is under way, "
+            message="; ".join(f"{_unrenewed(n, leases.items[n], a)}: a restart or leader change is under way, "
                               "or it just stopped" for n, a in stale.items()),
             remediation="run preflight again in a minute; if it persists, read the component's log",
             evidence=evidence,
@@ -75,7 +93,7 @@ def controlplane_leases(policy: Policy, leases: Leases) -> Finding:
     if down:
         parts = []
         for name, age in down.items():
-            parts.append(f"{name} has not renewed its leader lease for {format_age(age)}: it is not running or cannot "
+            parts.append(f"{_unrenewed(name, leases.items[name], age)}: it is not running or cannot "
                          f"authenticate; {CONSEQUENCE[name]}")
         return Finding(
             id="controlplane.leases",

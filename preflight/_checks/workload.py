@@ -51,6 +51,10 @@ def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | 
         return Finding(id=fid, outcome=Outcome.SKIP, message="the identity is not a ServiceAccount; pass --service-account NS/NAME to check one")
     sa = service_account
     who = f"{sa.namespace}/{sa.name}"
+    if sa.own_token_secret:
+        return Finding(id=fid, outcome=Outcome.PASS, evidence={"service_account": who, "secret": sa.own_token_secret},
+                       message=f"{who} authenticates with its own long-lived token Secret {sa.namespace}/{sa.own_token_secret} "
+                       "(not allowed to read ServiceAccounts, so nothing more was checked)")
     if sa.account is None:
         return Finding(id=fid, outcome=Outcome.FAIL, message=f"ServiceAccount {who} does not exist",
                        remediation=f"create it: kubectl create serviceaccount -n {sa.namespace} {sa.name} (or sa-tokens ensure --create-sa)")

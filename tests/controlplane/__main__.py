@@ -25,8 +25,15 @@ from .errors import HarnessError
 from .faults import KNOBS
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line too (subparsers inherit this class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m tests.controlplane",
         description="Run and break a real Kubernetes control plane on 127.0.0.1.")
     sub = parser.add_subparsers(dest="command", required=True)

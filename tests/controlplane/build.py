@@ -38,7 +38,7 @@ def _build_in_progress(bin_dir: Path) -> int | None:
         suffix = partial.name.rsplit(".", 1)[-1]
         if suffix.isdigit():
             info = proc_info(int(suffix))
-            if info and info.state != "Z" and any("build.sh" in a for a in info.argv):
+            if info and not info.exited and any("build.sh" in a for a in info.argv):
                 return info.pid
     return None
 

@@ -168,8 +168,12 @@ class ControlPlane:
         state = self._load()
         for key in _ports_of(name):
             port = state.ports[key]
-            if procs.port_in_use(port):
-                raise HarnessError(f"cannot start {name}: port {port} on 127.0.0.1 is in use")
+            # A process stopped a moment ago may still be closing its listener.
+            try:
+                self.wait_for(lambda: not procs.port_in_use(port), 10,
+                              f"port {port} to be free", interval=0.1)
+            except TimeoutError:
+                raise HarnessError(f"cannot start {name}: port {port} on 127.0.0.1 is in use") from None
         self._spawn(name, state.processes[name].argv)
         if wait:
             self._wait_serving(name, timeout)
@@ -212,10 +216,14 @@ class ControlPlane:
         state = self._load()
         targets = [(state.processes[n].pid, state.processes[n].starttime)
                    for n in names if n in state.processes and state.processes[n].pid]
+        running = [n for n in names if self.pid(n)]
+        t0 = time.monotonic()
         try:
             procs.terminate(targets, self._marker, timeout, self._children)
         except RuntimeError as exc:
             raise HarnessError(str(exc)) from exc
+        if running:
+            log.info("stopped %s in %.1fs", ", ".join(running), time.monotonic() - t0)
         state = self._load()
         for n in names:
             if n in state.processes:
@@ -293,7 +301,11 @@ class ControlPlane:
         helpers and leftovers of our binaries that mention the workdir. Leaves files in place."""
         state = self._load()
         helpers = [n for n in state.processes if n not in components.NAMES]
-        self._terminate(helpers + list(reversed(components.NAMES)), timeout)
+        self._terminate(helpers, timeout)
+        # One at a time, in reverse start order: stopped together with etcd, kube-apiserver's
+        # graceful shutdown waits on etcd requests that can no longer finish (~30 s).
+        for name in reversed(components.NAMES):
+            self._terminate([name], timeout)
         leftovers = self._leftovers()
         if leftovers:
             log.info("stopping leftover processes %s", [p.pid for p in leftovers])
@@ -333,6 +345,7 @@ class ControlPlane:
         default/default exists (made by the controller-manager's serviceaccount controller)."""
         deadline = time.monotonic() + timeout
         self._wait_serving("kube-apiserver", _left(deadline))
+        t0 = time.monotonic()
         self.wait_for(self._alive_and(self._leases_renewed_by_current), _left(deadline),
                       "the kube-controller-manager and kube-scheduler leader Leases to be held "
                       "by the running processes", interval=1,
@@ -342,6 +355,7 @@ class ControlPlane:
             kubeconfig=self.super_admin_kubeconfig, check=False).returncode == 0),
             _left(deadline), "ServiceAccount default/default", interval=1,
             detail=lambda: self._tails("kube-controller-manager"))
+        log.info("leases held and default ServiceAccount present after %.1fs", time.monotonic() - t0)
 
     def _alive_and(self, predicate: Callable[[], T]) -> Callable[[], T]:
         """Fail fast, with its log, when a component died instead of waiting out the deadline."""

@@ -65,6 +65,7 @@ def renew_certificates(cp: "ControlPlane") -> list[str]:
     and newer on disk than the call. Anything kubeadm left behind is re-issued here (valid
     for a year) and named in the returned list, so a kubeadm change shows up, not a hang."""
     since = time.time()
+    # (renew_all returns False when it could not chroot and so left the kubeconfigs to us.)
     kubeadm.renew_all(cp.bin_dir, cp.workdir, cp.kubeadm_config, cp.log_path("kubeadm"))
     fallback = []
     year = pki.valid_window()

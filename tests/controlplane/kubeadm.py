@@ -1,14 +1,16 @@
 """Driving the real kubeadm offline: PKI, kubeconfigs and `certs renew`, all inside a workdir.
 
 The workdir is laid out like /etc/kubernetes (pki/, admin.conf, ...). kubeadm is told where
-through its config file (`certificatesDir`) and `--kubeconfig-dir`; see
-/work/shared/notes/build-k8s.md §5.2 for the offline gotchas handled here:
+through its config file (`certificatesDir`), `--kubeconfig-dir` for `init phase kubeconfig`,
+and `--rootfs` for `certs renew` (see renew_all). /work/shared/notes/build-k8s.md §5.2 lists
+the offline gotchas handled here:
   * `kubernetesVersion` is always set, or kubeadm asks dl.k8s.io for "stable-1";
   * no loopback advertiseAddress (kubeadm rejects it): it is left empty so kubeadm picks the
     host address, and 127.0.0.1 goes in via controlPlaneEndpoint and certSANs instead;
   * nodeRegistration.name and criSocket are set so nothing is detected from the host;
   * `--config` excludes `--cert-dir`; `--kubeconfig-dir` is allowed.
 Only phases that write files are run: no preflight, no kubelet, no static pod manifests.
+Nothing here ever writes outside the workdir.
 """
 from __future__ import annotations
 
@@ -45,11 +47,12 @@ def config_documents(*, version: str, workdir: Path, apiserver_port: int) -> lis
         "certificatesDir": str(workdir / "pki"),
         "controlPlaneEndpoint": f"127.0.0.1:{apiserver_port}",
         "networking": {"serviceSubnet": SERVICE_SUBNET, "dnsDomain": "cluster.local"},
-        "apiServer": {"certSANs": LOOPBACK_SANS},
+        # (copies: a shared list would be dumped as a YAML anchor/alias)
+        "apiServer": {"certSANs": list(LOOPBACK_SANS)},
         "etcd": {"local": {
             "dataDir": str(workdir / "etcd"),
-            "serverCertSANs": LOOPBACK_SANS,
-            "peerCertSANs": LOOPBACK_SANS,
+            "serverCertSANs": list(LOOPBACK_SANS),
+            "peerCertSANs": list(LOOPBACK_SANS),
         }},
     }
     return [init, cluster]
@@ -80,9 +83,50 @@ def init_pki_and_kubeconfigs(bin_dir: Path, workdir: Path, config: Path, log: Pa
                   "--kubeconfig-dir", str(workdir)], log)
 
 
-def renew_all(bin_dir: Path, workdir: Path, config: Path, log: Path) -> None:
-    """`kubeadm certs renew all`: every leaf certificate in certificatesDir and the embedded
-    client certificates of admin/super-admin/controller-manager/scheduler.conf in
-    --kubeconfig-dir. Running processes keep what they loaded (kubeadm says so itself)."""
-    run(bin_dir, ["certs", "renew", "all", "--config", str(config),
-                  "--kubeconfig-dir", str(workdir)], log)
+# `kubeadm certs renew <name>` subcommands for the leaf certificates in certificatesDir.
+LEAF_RENEW_NAMES = ("apiserver", "apiserver-kubelet-client", "apiserver-etcd-client",
+                    "front-proxy-client", "etcd-server", "etcd-peer", "etcd-healthcheck-client")
+
+
+def renew_all(bin_dir: Path, workdir: Path, config: Path, log: Path) -> bool:
+    """`kubeadm certs renew all` for the workdir; True if kubeadm also renewed the kubeconfigs.
+
+    kubeadm renews leaf certificates in `certificatesDir`, but reads and writes the
+    kubeconfigs in a hard-coded /etc/kubernetes (cmd/kubeadm/app/cmd/certs.go passes
+    kubeadmconstants.KubernetesDir; `renew` has no --kubeconfig-dir). Run plainly it would
+    renew the HOST's /etc/kubernetes/*.conf with this test CA, so it is never run plainly.
+    Instead it runs with `--rootfs <workdir>` (kubeadm chroots there first), where a
+    temporary relative symlink etc/kubernetes -> .. makes /etc/kubernetes the workdir itself,
+    and a copy of the config names paths as seen inside the chroot.
+
+    chroot needs CAP_SYS_CHROOT (root). Without it, the seven leaf certificates are renewed
+    one by one with `kubeadm certs renew <name>` (same code path, no /etc/kubernetes) and
+    False is returned: the caller re-issues the kubeconfig certificates itself."""
+    chroot_config = workdir / ".kubeadm-rootfs.yaml"
+    etc = workdir / "etc"
+    docs = list(yaml.safe_load_all(config.read_text()))
+    for doc in docs:
+        if doc.get("kind") == "ClusterConfiguration":
+            doc["certificatesDir"] = "/" + str(Path(doc["certificatesDir"]).relative_to(workdir))
+            local = doc.get("etcd", {}).get("local", {})
+            if "dataDir" in local:
+                local["dataDir"] = "/" + str(Path(local["dataDir"]).relative_to(workdir))
+    write_config(chroot_config, docs)
+    etc.mkdir(exist_ok=True)
+    link = etc / "kubernetes"
+    link.unlink(missing_ok=True)
+    link.symlink_to("..")  # relative: inside the chroot /etc/.. = /, outside it is the workdir
+    try:
+        run(bin_dir, ["certs", "renew", "all", "--rootfs", str(workdir),
+                      "--config", "/" + chroot_config.name], log)
+        return True
+    except CommandFailed as exc:
+        if "chroot" not in (exc.stderr or "") + (exc.output or ""):
+            raise
+    finally:
+        link.unlink(missing_ok=True)
+        etc.rmdir()
+        chroot_config.unlink(missing_ok=True)
+    for name in LEAF_RENEW_NAMES:
+        run(bin_dir, ["certs", "renew", name, "--config", str(config)], log)
+    return False

@@ -79,9 +79,19 @@ def reissue(template: x509.Certificate, key, ca_cert: x509.Certificate, ca_key,
                 x509.SubjectKeyIdentifier.from_public_key(key.public_key()), ext.critical)
             continue
         builder = builder.add_extension(ext.value, ext.critical)
-    builder = builder.add_extension(
-        x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False)
+    builder = builder.add_extension(_authority_key_id(ca_cert), False)
     return builder.sign(ca_key, hashes.SHA256())
+
+
+def _authority_key_id(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    # Copy the CA's own SubjectKeyIdentifier: Go >= 1.25 derives it from a truncated SHA-256
+    # (RFC 7093), not the SHA-1 that from_issuer_public_key computes, and OpenSSL-based
+    # verifiers (Python's ssl) will not find the issuer when the two differ.
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
 def expired_window(days_ago_start: int = 400, days_ago_end: int = 35) -> tuple[dt.datetime, dt.datetime]:

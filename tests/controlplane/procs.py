@@ -60,7 +60,14 @@ class ProcInfo:
     state: str  # R, S, D, Z, ...
     pgrp: int
     starttime: int  # clock ticks after boot: together with the pid, an identity
+    threads: int
     argv: tuple[str, ...]
+
+    @property
+    def exited(self) -> bool:
+        # A Go process tearing down shows its leader as a zombie while other threads still
+        # hold its sockets: only a zombie with no threads left has released its ports.
+        return self.state == "Z" and self.threads <= 1
 
 
 def proc_info(pid: int) -> ProcInfo | None:
@@ -72,7 +79,7 @@ def proc_info(pid: int) -> ProcInfo | None:
     # comm (field 2) may hold spaces and parentheses: split after the last ')'.
     fields = stat[stat.rindex(")") + 2 :].split()
     argv = tuple(a.decode("utf-8", "replace") for a in raw.split(b"\0") if a)
-    return ProcInfo(pid, fields[0], int(fields[2]), int(fields[19]), argv)
+    return ProcInfo(pid, fields[0], int(fields[2]), int(fields[19]), int(fields[17]), argv)
 
 
 def is_ours(pid: int | None, starttime: int | None, marker: str) -> bool:
@@ -80,7 +87,7 @@ def is_ours(pid: int | None, starttime: int | None, marker: str) -> bool:
     if not pid:
         return False
     info = proc_info(pid)
-    if info is None or info.state == "Z":
+    if info is None or info.exited:
         return False
     if starttime is not None and info.starttime != starttime:
         return False
@@ -162,6 +169,6 @@ def processes_mentioning(marker: str) -> list[ProcInfo]:
         if not entry.isdigit() or int(entry) in skip:
             continue
         info = proc_info(int(entry))
-        if info and info.state != "Z" and any(marker in a for a in info.argv):
+        if info and not info.exited and any(marker in a for a in info.argv):
             found.append(info)
     return found

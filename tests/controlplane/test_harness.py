@@ -1,12 +1,14 @@
 """Tests of the control-plane harness itself, against the real binaries.
 
-Two clusters run side by side: `cluster` stays healthy apart from additive faults
-(APIService, helm release, blackhole); `incident` replays INCIDENT.md in order (expired
-controller-manager certificate, renewal without restart, repair, expired serving certificate,
-repair, down), so its tests run in file order and build on each other.
+Two clusters of their own run side by side. Their fixture names differ from the session
+clusters in tests/conftest.py on purpose: these tests add faults the shared ones must not see.
+`healthy` stays healthy apart from additive faults (APIService, helm release, blackhole);
+`incident` replays INCIDENT.md in order (expired controller-manager certificate, renewal
+without restart, repair, expired serving certificate, repair, down), so its tests run in file
+order and build on each other.
 
-Every wait is a condition with a deadline; the only fixed observation window is the lease
-check, which by definition compares reads more than leaseDurationSeconds apart.
+Every wait is a condition with a deadline. The lease check is an observation window by
+definition: it reads the Lease until it has expired by its own leaseDurationSeconds.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ UP_TIMES: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
-def bin_dir() -> Path:
+def binaries() -> Path:
     return build_binaries()
 
 
@@ -46,15 +48,15 @@ def _up(tmp_path_factory, bin_dir: Path, name: str):
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, bin_dir):
-    cp = _up(tmp_path_factory, bin_dir, "healthy")
+def healthy(tmp_path_factory, binaries):
+    cp = _up(tmp_path_factory, binaries, "healthy")
     yield cp
     cp.down()
 
 
 @pytest.fixture(scope="module")
-def incident(tmp_path_factory, bin_dir):
-    cp = _up(tmp_path_factory, bin_dir, "incident")
+def incident(tmp_path_factory, binaries):
+    cp = _up(tmp_path_factory, binaries, "incident")
     yield cp
     cp.down()
 
@@ -70,34 +72,34 @@ def parse_time(value: str) -> dt.datetime:
 
 # --- the healthy cluster ------------------------------------------------------------------
 
-def test_apiserver_reports_the_built_version(cluster):
-    assert cluster.version == "v1.37.2"
-    kubectl = json.loads(cluster.kubectl("version", "-o", "json").stdout)
-    assert kubectl["serverVersion"]["gitVersion"] == cluster.version
+def test_apiserver_reports_the_built_version(healthy):
+    assert healthy.version == "v1.37.2"
+    kubectl = json.loads(healthy.kubectl("version", "-o", "json").stdout)
+    assert kubectl["serverVersion"]["gitVersion"] == healthy.version
     # And straight over TLS, verified against the kubeadm CA (/version is public).
-    ctx = ssl.create_default_context(cafile=str(cluster.pki_dir / "ca.crt"))
-    with urllib.request.urlopen(f"{cluster.server}/version", context=ctx, timeout=10) as r:
-        assert json.load(r)["gitVersion"] == cluster.version
+    ctx = ssl.create_default_context(cafile=str(healthy.pki_dir / "ca.crt"))
+    with urllib.request.urlopen(f"{healthy.server}/version", context=ctx, timeout=10) as r:
+        assert json.load(r)["gitVersion"] == healthy.version
 
 
-def test_workdir_is_laid_out_like_etc_kubernetes(cluster):
+def test_workdir_is_laid_out_like_etc_kubernetes(healthy):
     for name in ("ca", "apiserver", "apiserver-kubelet-client", "apiserver-etcd-client",
                  "front-proxy-ca", "front-proxy-client", "etcd/ca", "etcd/server", "etcd/peer",
                  "etcd/healthcheck-client"):
-        assert (cluster.pki_dir / f"{name}.crt").exists(), name
-        assert (cluster.pki_dir / f"{name}.key").stat().st_mode & 0o777 == 0o600, name
+        assert (healthy.pki_dir / f"{name}.crt").exists(), name
+        assert (healthy.pki_dir / f"{name}.key").stat().st_mode & 0o777 == 0o600, name
     for conf in ("admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf",
                  "kubelet.conf"):
-        path = cluster.workdir / conf
+        path = healthy.workdir / conf
         assert path.stat().st_mode & 0o777 == 0o600, conf
-        assert pki.read_kubeconfig(path)["clusters"][0]["cluster"]["server"] == cluster.server
+        assert pki.read_kubeconfig(path)["clusters"][0]["cluster"]["server"] == healthy.server
     # admin.conf works only through the kubeadm:cluster-admins binding, as after kubeadm init.
-    assert cluster.kubectl("auth", "can-i", "*", "*").stdout.strip() == "yes"
+    assert healthy.kubectl("auth", "can-i", "*", "*").stdout.strip() == "yes"
 
 
-def test_token_controller_fills_a_requested_service_account_token_secret(cluster):
-    cluster.kubectl("create", "serviceaccount", "preflight-probe", "-n", "default")
-    cluster.kubectl("apply", "-f", "-", input="""
+def test_token_controller_fills_a_requested_service_account_token_secret(healthy):
+    healthy.kubectl("create", "serviceaccount", "preflight-probe", "-n", "default")
+    healthy.kubectl("apply", "-f", "-", input="""
 apiVersion: v1
 kind: Secret
 metadata:
@@ -108,57 +110,57 @@ type: kubernetes.io/service-account-token
 """)
 
     def token() -> str:
-        out = cluster.kubectl("get", "secret", "preflight-probe-token", "-n", "default",
+        out = healthy.kubectl("get", "secret", "preflight-probe-token", "-n", "default",
                               "-o", "jsonpath={.data.token}")
         return out.stdout.strip()
 
-    assert cluster.wait_for(token, 60, "the token controller to fill data.token")
+    assert healthy.wait_for(token, 60, "the token controller to fill data.token")
 
 
-def test_two_clusters_run_side_by_side_on_their_own_ports(cluster, incident):
-    assert cluster.apiserver_port != incident.apiserver_port
-    assert cluster.etcd_client_port != incident.etcd_client_port
-    for cp in (cluster, incident):
+def test_two_clusters_run_side_by_side_on_their_own_ports(healthy, incident):
+    assert healthy.apiserver_port != incident.apiserver_port
+    assert healthy.etcd_client_port != incident.etcd_client_port
+    for cp in (healthy, incident):
         assert cp.kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
 
 
-def test_unavailable_apiservice_is_reported_unavailable(cluster):
-    assert cluster.break_("unavailable-apiservice").startswith(
+def test_unavailable_apiservice_is_reported_unavailable(healthy):
+    assert healthy.break_("unavailable-apiservice").startswith(
         "APIService v1beta1.metrics.k8s.io Available=False")
-    status = json.loads(cluster.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io",
+    status = json.loads(healthy.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io",
                                         "-o", "json").stdout)["status"]
     available = next(c for c in status["conditions"] if c["type"] == "Available")
     assert available["status"] == "False"
 
 
-def test_helm_pending_leaves_the_release_pending_upgrade(cluster):
-    cluster.break_("helm-pending", "demo")
-    history = json.loads(cluster.helm("history", "demo", "-n", "default", "-o", "json").stdout)
+def test_helm_pending_leaves_the_release_pending_upgrade(healthy):
+    healthy.break_("helm-pending", "demo")
+    history = json.loads(healthy.helm("history", "demo", "-n", "default", "-o", "json").stdout)
     assert [h["status"] for h in history] == ["deployed", "pending-upgrade"]
-    assert cluster.pid("helm-upgrade") is None  # the helm process was killed, not left running
+    assert healthy.pid("helm-upgrade") is None  # the helm process was killed, not left running
     # The real consequence: helm refuses to upgrade a release whose latest revision is pending.
-    again = cluster.helm("upgrade", "demo", str(REPO / "tests/controlplane/charts/stallable"),
+    again = healthy.helm("upgrade", "demo", str(REPO / "tests/controlplane/charts/stallable"),
                          "-n", "default", check=False)
     assert again.returncode != 0
     assert "another operation (install/upgrade/rollback) is in progress" in again.stderr
 
 
-def test_blackhole_accepts_connections_and_never_answers(cluster):
-    host, port = cluster.break_("blackhole").rsplit(":", 1)
+def test_blackhole_accepts_connections_and_never_answers(healthy):
+    host, port = healthy.break_("blackhole").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(b"GET /apis/metrics.k8s.io/v1beta1 HTTP/1.1\r\nHost: x\r\n\r\n")
         sock.settimeout(1.0)
         with pytest.raises(TimeoutError):
             sock.recv(1)
-    assert cluster.break_("blackhole") == f"{host}:{port}"  # idempotent while it runs
+    assert healthy.break_("blackhole") == f"{host}:{port}"  # idempotent while it runs
 
 
-def test_cli_status_reads_the_state_another_process_wrote(cluster):
-    result = cli("status", "--workdir", str(cluster.workdir))
+def test_cli_status_reads_the_state_another_process_wrote(healthy):
+    result = cli("status", "--workdir", str(healthy.workdir))
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
-        assert lines[name] == f"pid {cluster.pid(name)} running"
+        assert lines[name] == f"pid {healthy.pid(name)} running"
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
@@ -168,7 +170,7 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-# --- the incident, replayed on a second cluster, in order --------------------------------
+# --- the incident, replayed on a second healthy, in order --------------------------------
 
 def test_expired_controller_manager_cert_gives_unauthorized_and_a_stale_lease(incident):
     before = incident.lease("kube-controller-manager")

@@ -39,13 +39,14 @@ def test_facts_are_collected_concurrently() -> None:
 
 def test_a_collector_that_never_returns_ends_at_the_deadline_as_an_error() -> None:
     never = threading.Event()
-    checks = [Check(id="api.reachable", needs=("hang",), run=ok("api.reachable"))]
+    checks = [Check(id="controlplane.leases", needs=("hang",), run=ok("controlplane.leases"))]
     started = time.monotonic()
     report = run_checks(checks, Facts({"hang": lambda facts: never.wait()}, Deadline(0.3)), policy=Policy())
     assert time.monotonic() - started < 2
-    # a timeout is a root error (unreachable), so the runner explains it as such
-    assert report.findings[0].outcome is Outcome.SKIP
-    assert "deadline" in report.findings[0].message
+    # nothing explains it (api.reachable did not fail): could not look is an error, exit 1
+    assert report.findings[0].outcome is Outcome.ERROR
+    assert "deadline" in report.findings[0].message and "etcd" in report.findings[0].message
+    assert report.exit_code() == 1
 
 
 def test_a_check_that_raises_becomes_an_error_and_the_others_still_run() -> None:
@@ -66,9 +67,17 @@ def test_forbidden_fact_is_a_skip_with_a_note_and_unreachable_points_at_the_root
     def unreachable(facts: object) -> None:
         raise UnreachableError("connection refused", step="connect", transient=True)
 
-    checks = [Check(id="controlplane.leases", needs=("leases",), run=ok("x")), Check(id="rbac.subjects", needs=("bindings",), run=ok("y"))]
-    report = run_checks(checks, Facts({"leases": forbidden, "bindings": unreachable}, Deadline(5)), policy=Policy())
-    leases, rbac = report.findings
+    def root(policy: Policy, probe: object) -> Finding:
+        return Finding(id="api.reachable", outcome=Outcome.FAIL, message="refused")
+
+    checks = [
+        Check(id="api.reachable", needs=("probe",), run=root, tolerates=("probe",)),
+        Check(id="controlplane.leases", needs=("leases",), run=ok("x")),
+        Check(id="rbac.subjects", needs=("bindings",), run=ok("y")),
+    ]
+    collectors = {"probe": unreachable, "leases": forbidden, "bindings": unreachable}
+    report = run_checks(checks, Facts(collectors, Deadline(5)), policy=Policy())
+    _, leases, rbac = report.findings
     assert leases.outcome is Outcome.SKIP and "not allowed" in leases.message
     assert rbac.outcome is Outcome.SKIP and "api.reachable" in rbac.message
 

@@ -1,0 +1,44 @@
+"""A kubeconfig for a ServiceAccount token, written 0600 in one step."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+
+__all__ = ["kubeconfig_for", "write_secret_file"]
+
+
+def kubeconfig_for(*, server: str, ca_pem: bytes | None, namespace: str, account: str, token: str, cluster: str = "kubernetes") -> str:
+    user = f"{namespace}-{account}"
+    cluster_body: dict[str, object] = {"server": server}
+    if ca_pem:
+        cluster_body["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+    context = f"{user}@{cluster}"
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": cluster_body}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": cluster, "user": user, "namespace": namespace}}],
+        "current-context": context,
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Write ``text`` readable only by its owner; readers see the old file or the new one."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,245 @@
+"""``preflight check`` against the real control plane, one incident step per test.
+
+Each test breaks the cluster the way the incident did (tests/controlplane knobs), then
+asserts the check id, its outcome and the key words of the diagnosis.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sa_tokens import ensure
+from tests.pkifactory import YEAR, Issued, b64, make_ca, make_leaf, write_kubeconfig
+
+pytestmark = pytest.mark.cluster
+
+
+def kubeconfig_copy(cp: Any, path: Path, *, ca_pem: bytes | None = None, client: Issued | None = None, server: str | None = None) -> Path:
+    doc = yaml.safe_load(cp.admin_kubeconfig.read_text())
+    if ca_pem is not None:
+        doc["clusters"][0]["cluster"]["certificate-authority-data"] = b64(ca_pem)
+    if client is not None:
+        doc["users"][0]["user"]["client-certificate-data"] = b64(client.cert_pem)
+        doc["users"][0]["user"]["client-key-data"] = b64(client.key_pem)
+    if server is not None:
+        doc["clusters"][0]["cluster"]["server"] = server
+    return write_kubeconfig(path, doc)
+
+
+def cluster_ca(cp: Any) -> Issued:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    cert = x509.load_pem_x509_certificate((cp.pki_dir / "ca.crt").read_bytes())
+    key = load_pem_private_key((cp.pki_dir / "ca.key").read_bytes(), password=None)
+    return Issued(cert, key)  # type: ignore[arg-type]
+
+
+def test_healthy_cluster_passes_every_check_and_reports_the_pinned_version(cluster: Any, preflight: Any) -> None:
+    code, findings, err = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig))
+    assert code == 0, findings
+    assert findings["api.reachable"]["evidence"]["server_version"] == cluster.version == "v1.37.2"
+    outcomes = {i: f["outcome"] for i, f in findings.items()}
+    assert outcomes.pop("serviceaccount.token") == "skip"  # admin is a user, not a ServiceAccount
+    assert set(outcomes.values()) == {"pass"}, outcomes
+    assert "checking context 'kubernetes-admin@kubernetes'" in err
+
+
+def test_deep_canary_is_filled_by_the_real_controller_and_cleaned_up(cluster: Any, preflight: Any) -> None:
+    code, findings, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "--deep")
+    assert code == 0 and findings["controlplane.token-controller"]["outcome"] == "pass"
+    leftovers = cluster.kubectl("get", "serviceaccounts,secrets", "-n", "default", "-o", "name").stdout
+    assert "preflight-canary" not in leftovers
+
+
+def test_expired_controller_manager_and_scheduler_certificates_show_as_stale_leases(breakable: Any, preflight: Any) -> None:
+    breakable.break_("expire-client-cert", "controller-manager")
+    breakable.break_("expire-client-cert", "scheduler")
+    breakable.kubectl("create", "namespace", "rmxc-prod")
+    breakable.kubectl("create", "serviceaccount", "-n", "rmxc-prod", "rmxc-jenkinss")
+    argv = ("check", "--kubeconfig", str(breakable.admin_kubeconfig), "--service-account", "rmxc-prod/rmxc-jenkinss", "--timeout", "10s")
+
+    def leases_failed() -> dict[str, Any] | None:
+        _, findings, _ = preflight(*argv)
+        message = findings["controlplane.leases"]["message"]
+        both = "kube-controller-manager" in message and "kube-scheduler" in message
+        return findings if findings["controlplane.leases"]["outcome"] == "fail" and both else None
+
+    findings = breakable.wait_for(leases_failed, timeout=150, what="controlplane.leases to fail")
+    leases = findings["controlplane.leases"]["message"]
+    assert "kube-controller-manager has not renewed its leader lease" in leases
+    # kube-scheduler releases its lease when stopped; the restarted one cannot take it over
+    assert "kube-scheduler released its leader lease" in leases or "kube-scheduler has not renewed its leader lease" in leases
+    assert "helm --wait will time out" in leases and "token Secrets stay empty" in leases
+    assert "Unauthorized" in breakable.log_path("kube-controller-manager").read_text()
+    token = findings["serviceaccount.token"]
+    assert token["outcome"] == "fail" and "no long-lived token" in token["message"]
+    code, again, _ = preflight(*argv)
+    assert code == 1 and list(again)[:4] == ["api.reachable", "tls.serving-cert", "kubeconfig.credentials", "auth.identity"]
+
+
+def test_renewed_but_not_restarted_is_found_in_node_mode_and_cleared_by_a_real_restart(breakable: Any, preflight: Any) -> None:
+    breakable.break_("expire-client-cert", "controller-manager")
+    breakable.break_("renew-without-restart")
+    code, findings, _ = preflight("check", "--kubeconfig", str(breakable.admin_kubeconfig), "--node", str(breakable.workdir))
+    restarts = findings["node.restarts"]
+    assert code == 1 and restarts["outcome"] == "fail"
+    assert "controller-manager.conf" in restarts["message"] and "kube-controller-manager" in restarts["message"]
+    assert "scheduler.conf" in restarts["message"] and "restart it" in restarts["message"]
+    assert "mirror pod" in restarts["remediation"]
+    code, certs, _ = preflight("certs", "--pki-dir", str(breakable.workdir), "--compare-served")
+    assert certs["node.restarts"]["outcome"] == "fail"
+    assert certs["pki.controller-manager.conf"]["outcome"] == "pass"  # the file on disk is fine: the process is not
+    breakable.repair()
+    code, findings, _ = preflight("check", "--kubeconfig", str(breakable.admin_kubeconfig), "--node", str(breakable.workdir))
+    assert findings["node.restarts"]["outcome"] == "pass" and findings["node.served-certs"]["outcome"] == "pass"
+
+
+def test_expired_serving_certificate_is_named_with_its_date(breakable: Any, preflight: Any) -> None:
+    breakable.break_("expire-serving-cert")
+    code, findings, _ = preflight("check", "--kubeconfig", str(breakable.admin_kubeconfig), "--timeout", "10s")
+    assert code == 1
+    tls = findings["tls.serving-cert"]
+    assert tls["outcome"] == "fail" and "the API server's certificate expired" in tls["message"]
+    assert findings["api.reachable"]["outcome"] == "fail" and findings["api.reachable"]["evidence"]["step"] == "tls"
+
+
+def test_expired_client_certificate_in_the_kubeconfig_is_the_root_cause(cluster: Any, preflight: Any, tmp_path: Path) -> None:
+    stale = make_leaf(cluster_ca(cluster), "kubernetes-admin", orgs=("kubeadm:cluster-admins",), not_before=-YEAR - timedelta(days=30))
+    path = kubeconfig_copy(cluster, tmp_path / "stale-admin.conf", client=stale)
+    code, findings, _ = preflight("check", "--kubeconfig", str(path))
+    assert code == 1
+    assert findings["kubeconfig.credentials"]["outcome"] == "fail" and "expired 30d ago" in findings["kubeconfig.credentials"]["message"]
+    identity = findings["auth.identity"]
+    assert identity["outcome"] == "fail" and "Unauthorized (401): the client certificate (CN=kubernetes-admin" in identity["message"]
+    assert findings["controlplane.leases"]["outcome"] == "skip"  # not checked: blamed on auth.identity
+    assert json.loads(json.dumps(findings))  # evidence is plain JSON
+
+
+def test_kubeconfig_with_another_clusters_ca_is_told_so(cluster: Any, preflight: Any, tmp_path: Path) -> None:
+    path = kubeconfig_copy(cluster, tmp_path / "other-ca.conf", ca_pem=make_ca().cert_pem)
+    code, findings, _ = preflight("check", "--kubeconfig", str(path), "--timeout", "10s")
+    assert code == 1
+    assert "this kubeconfig's CA did not sign the API server's certificate" in findings["tls.serving-cert"]["message"]
+    assert findings["api.reachable"]["evidence"]["step"] == "tls"
+
+
+def test_serviceaccount_without_permissions_gets_a_role_that_really_fixes_it(cluster: Any, preflight: Any, tmp_path: Path) -> None:
+    cluster.kubectl("create", "namespace", "team-a")
+    result = ensure("team-a", "deployer", kubeconfig=str(cluster.admin_kubeconfig), create_sa=True)
+    from sa_tokens import kubeconfig_for
+
+    sa_conf = tmp_path / "deployer.conf"
+    sa_conf.write_text(kubeconfig_for(server=cluster.server, ca_pem=(cluster.pki_dir / "ca.crt").read_bytes(),
+                                      namespace="team-a", account="deployer", token=result.token))
+    code, findings, _ = preflight("check", "--kubeconfig", str(sa_conf))
+    perms = findings["auth.permissions"]
+    assert code == 1 and perms["outcome"] == "fail" and "missing" in perms["message"]
+    assert findings["controlplane.leases"]["outcome"] == "skip" and "not allowed" in findings["controlplane.leases"]["message"]
+    token = findings["serviceaccount.token"]  # it may not read ServiceAccounts, but it uses its own token Secret
+    assert token["outcome"] == "pass" and "its own long-lived token Secret team-a/deployer-token" in token["message"]
+    cluster.kubectl("apply", "-f", "-", input=perms["evidence"]["role"])
+    cluster.kubectl("create", "rolebinding", "helm-deployer", "-n", "team-a", "--role", "helm-deployer", "--serviceaccount", "team-a:deployer")
+    _, findings, _ = preflight("check", "--kubeconfig", str(sa_conf))
+    assert findings["auth.permissions"]["outcome"] == "pass"
+
+
+def test_unavailable_apiservice_warns_about_incomplete_discovery(breakable: Any, preflight: Any) -> None:
+    breakable.break_("unavailable-apiservice")
+    try:
+        code, findings, _ = preflight("check", "--kubeconfig", str(breakable.admin_kubeconfig))
+        api = findings["controlplane.apiservices"]
+        assert api["outcome"] == "warn" and code == 0
+        assert "v1beta1.metrics.k8s.io" in api["message"] and "discovery is incomplete" in api["message"]
+        assert api["evidence"]["unavailable"][0]["reason"]
+    finally:
+        breakable.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found")
+
+
+def test_black_hole_endpoint_ends_within_the_deadline_naming_no_answer(cluster: Any, tmp_path: Path) -> None:
+    address = cluster.break_("blackhole")
+    path = kubeconfig_copy(cluster, tmp_path / "blackhole.conf", server=f"https://{address}")
+    started = time.monotonic()
+    done = subprocess.run([str(Path(sys.executable).parent / "preflight"), "check", "--kubeconfig", str(path), "--timeout", "3s", "-o", "json"],
+                          capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - started
+    findings = {c["id"]: c for c in json.loads(done.stdout)["checks"]}
+    assert done.returncode == 1
+    assert findings["api.reachable"]["evidence"]["step"] == "timeout" and "never answered" in findings["api.reachable"]["message"]
+    assert elapsed < 3 + 5, f"the 3s deadline was not honoured ({elapsed:.1f}s)"  # a contract, not a benchmark
+
+
+def test_stopped_etcd_blocks_the_deploy_at_once_and_shows_in_health_checks_later(breakable: Any, preflight: Any) -> None:
+    breakable.break_("stop", "etcd")
+    argv = ("check", "--kubeconfig", str(breakable.admin_kubeconfig), "--timeout", "8s")
+    # Measured: for ~45 s kube-apiserver still answers /version, /livez and /readyz from memory,
+    # while every read that needs etcd hangs. That must already block the deploy (exit 1).
+    code, findings, _ = preflight(*argv)
+    assert code == 1
+    assert any(f["outcome"] in ("fail", "error") and "etcd" in f["message"] for f in findings.values()), findings
+
+    def health_fails() -> dict[str, Any] | None:
+        _, f, _ = preflight(*argv)
+        return f["api.reachable"] if f["api.reachable"]["outcome"] == "fail" else None
+
+    api = breakable.wait_for(health_fails, timeout=150, what="api.reachable to fail")
+    assert "etcd" in api["message"]
+
+
+def test_helm_release_stuck_in_pending_upgrade(cluster: Any, preflight: Any) -> None:
+    cluster.break_("helm-pending", "web")
+    code, findings, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "--release", "web", "--helm-timeout", "0s")
+    helm = findings["helm.release"]
+    assert code == 1 and helm["outcome"] == "fail"
+    assert "stuck in pending-upgrade" in helm["message"] and helm["remediation"].startswith("helm rollback web 1")
+    cluster.helm("rollback", "web", "1", "-n", "default", "--wait")
+    _, findings, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "--release", "web")
+    assert findings["helm.release"]["outcome"] == "pass"
+
+
+def test_rolebinding_naming_a_missing_serviceaccount_suggests_the_typo(cluster: Any, preflight: Any) -> None:
+    for ns in ("rmxc-prod", "rmxc-dev"):
+        cluster.kubectl("create", "namespace", ns)
+    cluster.kubectl("create", "serviceaccount", "-n", "rmxc-prod", "rmxc-jenkinss")
+    cluster.kubectl("create", "rolebinding", "rmxc-jenkins-rolebinding", "-n", "rmxc-dev", "--clusterrole", "edit",
+                    "--serviceaccount", "rmxc-prod:rmxc-jenkins")
+    _, findings, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "-n", "rmxc-dev")
+    rbac = findings["rbac.subjects"]
+    assert rbac["outcome"] == "warn"
+    assert "names ServiceAccount rmxc-prod/rmxc-jenkins, which does not exist (rmxc-prod/rmxc-jenkinss exists: a typo?)" in rbac["message"]
+
+
+def test_a_token_invalidated_by_the_legacy_cleaner_label_gets_401_explained(cluster: Any, preflight: Any, tmp_path: Path) -> None:
+    cluster.kubectl("create", "namespace", "legacy")
+    result = ensure("legacy", "old-bot", kubeconfig=str(cluster.admin_kubeconfig), create_sa=True)
+    from sa_tokens import kubeconfig_for
+
+    conf = tmp_path / "old-bot.conf"
+    conf.write_text(kubeconfig_for(server=cluster.server, ca_pem=(cluster.pki_dir / "ca.crt").read_bytes(),
+                                   namespace="legacy", account="old-bot", token=result.token))
+    cluster.kubectl("label", "secret", "-n", "legacy", result.secret, "kubernetes.io/legacy-token-invalid-since=2025-01-01")
+    # kube-apiserver caches successful token authentications for a few seconds: wait for the 401.
+    cluster.wait_for(lambda: cluster.kubectl("auth", "whoami", kubeconfig=conf, check=False).returncode != 0,
+                     timeout=60, what="the labelled token to be rejected")
+    code, findings, _ = preflight("check", "--kubeconfig", str(conf))
+    identity = findings["auth.identity"]
+    assert code == 1 and identity["outcome"] == "fail"
+    assert "kubernetes.io/legacy-token-invalid-since" in identity["message"] and f"legacy/{result.secret}" in identity["message"]
+    assert result.token not in json.dumps(findings)
+
+
+def test_missing_namespace_is_a_one_line_error_exit_2(cluster: Any, preflight: Any) -> None:
+    code, findings, err = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "-n", "does-not-exist")
+    assert code == 2 and findings == {}
+    assert err.strip().splitlines()[-1].startswith("preflight: error: namespace 'does-not-exist' does not exist")
+    code, _, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "-n", "does-not-exist", "--create-namespace")
+    assert code == 0

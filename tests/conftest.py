@@ -1,0 +1,78 @@
+"""Shared fixtures. Cluster-backed tests (marked ``cluster``) run against the real upstream
+control plane that tests/controlplane builds; a failed build or start fails them loudly."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def bin_dir() -> Path:
+    from tests.controlplane import build_binaries
+
+    return build_binaries()
+
+
+@pytest.fixture(scope="session")
+def cluster(bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A healthy control plane shared by the tests that only read it (or clean up after)."""
+    from tests.controlplane import ControlPlane
+
+    cp = ControlPlane(tmp_path_factory.mktemp("healthy"), bin_dir)
+    cp.up()
+    yield cp
+    cp.down()
+
+
+@pytest.fixture(scope="session")
+def _breakable_session(bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.controlplane import ControlPlane
+
+    cp = ControlPlane(tmp_path_factory.mktemp("breakable"), bin_dir)
+    cp.up()
+    yield cp
+    cp.down()
+
+
+@pytest.fixture
+def breakable(_breakable_session: Any) -> Iterator[Any]:
+    """A control plane a test may break; it is really repaired afterwards (renew + restart)."""
+    yield _breakable_session
+    _breakable_session.repair()
+
+
+Runner = Callable[..., tuple[int, dict[str, Any], str]]
+
+
+def _run(main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def preflight() -> Runner:
+    """Run ``preflight ... -o json`` in-process: (exit code, {id: finding}, stderr)."""
+    from preflight._cli import main
+
+    def run(*argv: str) -> tuple[int, dict[str, Any], str]:
+        code, out, err = _run(main, [*argv, "-o", "json"])
+        findings = {c["id"]: c for c in json.loads(out)["checks"]} if out else {}
+        return code, findings, err
+
+    return run
+
+
+@pytest.fixture
+def sa_tokens_cli() -> Callable[..., tuple[int, str, str]]:
+    from sa_tokens._cli import main
+
+    return lambda *argv: _run(main, list(argv))
