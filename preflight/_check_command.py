@@ -42,6 +42,7 @@ class CheckRequest:
     helm_timeout: float = 300.0
     create_namespace: bool = False
     node_dir: Path | None = None  # node mode: the kubeadm folder of this control-plane node
+    ensure_token: bool = False
 
 
 NODE_CHECKS = (
@@ -85,6 +86,7 @@ def run_check(request: CheckRequest) -> Report:
         release=request.release,
         helm_driver=request.helm_driver,
         canary_wait=min(15.0, request.timeout / 2),
+        ensure_token=request.ensure_token,
     )
     cleanups = Cleanups()
     collectors = build_collectors(target, options, cleanups)

@@ -191,6 +191,8 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.option("--release", default="", help="The Helm release to check for a stuck pending-* state.")
 @click.option("--helm-timeout", default="5m", show_default=True, help="Your helm --timeout: a pending release younger than this is a deploy in progress.")
 @click.option("--service-account", "service_account", metavar="NS/NAME", help="Check this ServiceAccount's token (default: the identity, when it is one).")
+@click.option("--ensure-token", is_flag=True,
+              help="Create the ServiceAccount's long-lived token Secret if it has none (as 'sa-tokens ensure'), then check it.")
 @click.option("--deep", is_flag=True, help="Also create a throwaway token Secret and wait for the token controller to fill it.")
 @click.option("--create-namespace", is_flag=True, help="The namespace may not exist yet (helm --create-namespace).")
 @click.option("--node", "node_dir", type=click.Path(path_type=Path), is_flag=False, flag_value="/etc/kubernetes", default=None,
@@ -202,7 +204,7 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.pass_context
 def check(
     ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
-    helm_timeout: str, service_account: str | None, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
+    helm_timeout: str, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
     warn_within: str, fail_within: str, **out: Any,
 ) -> int:
     """Can a Helm deploy succeed on this cluster right now? If not, the root cause.
@@ -229,6 +231,7 @@ def check(
         helm_timeout=parse_duration(helm_timeout, name="--helm-timeout").total_seconds(),
         create_namespace=create_namespace,
         node_dir=_kubeadm_dir(node_dir),
+        ensure_token=ensure_token,
     )
     if not quiet:
         click.echo(f"preflight: checking {request.target.describe()}", err=True)

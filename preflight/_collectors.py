@@ -57,6 +57,7 @@ class CheckOptions:
     release: str = ""
     helm_driver: str = "secret"
     canary_wait: float = 15.0
+    ensure_token: bool = False  # create the long-lived token Secret first (sa_tokens.ensure)
 
 
 class Cleanups:
@@ -158,6 +159,7 @@ def read_leases(client: KubeClient) -> Leases:
                 holder=str(spec.get("holderIdentity") or ""),
                 renew_time=parse_time(spec.get("renewTime")),
                 duration_seconds=int(spec.get("leaseDurationSeconds") or 15),
+                acquire_time=parse_time(spec.get("acquireTime")),
             )
     return Leases(items=items, server_time=_server_time(resp.date))
 
@@ -242,6 +244,10 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
         if who is None:
             return None
         sa_ns, sa_name = who
+        if options.ensure_token:
+            from sa_tokens._ensure import ensure_token  # sa_tokens builds on preflight: import late
+
+            ensure_token(c(facts), sa_ns, sa_name, wait=max(1.0, facts.deadline.remaining() - 2))
         try:
             account = c(facts).get(f"/api/v1/namespaces/{quote(sa_ns)}/serviceaccounts/{quote(sa_name)}").data
         except NotFoundError:

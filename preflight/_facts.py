@@ -138,6 +138,7 @@ class LeaseState:
     holder: str
     renew_time: datetime | None
     duration_seconds: int
+    acquire_time: datetime | None = None  # when the current holder became leader
 
 
 @dataclass(frozen=True, kw_only=True)

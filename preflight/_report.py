@@ -71,7 +71,8 @@ def render_table(report: Report, *, color: bool = False, strict: bool = False) -
     lines.append(f"{verdict}: {_counts(report)} in {report.duration_ms / 1000:.2f}s (exit {code})")
     root = report.root_cause
     if code and root is not None:
-        lines.append(f"root cause: {root.id}: {root.message}")
+        summary = root.message if len(root.message) <= 160 else root.message[:157] + "..."
+        lines.append(f"root cause: {root.id}: {summary}")
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ from preflight._runner import Deadline
 from preflight._target import resolve_target
 
 from ._ensure import EnsureResult, RotateResult, ensure_token, rotate_token
+from ._names import check_namespace, check_subdomain
 from ._status import StatusReport, token_status
 
 __all__ = ["connect", "ensure", "rotate", "status"]
@@ -34,6 +35,10 @@ def ensure(
     wait: float = 60.0,
     force_create: bool = False,
 ) -> EnsureResult:
+    # Names before connecting: a kubeconfig's exec credential plugin runs on connect.
+    check_namespace(namespace)
+    check_subdomain(name, "ServiceAccount")
+    check_subdomain(secret_name or f"{name}-token", "Secret")
     client = client or connect(kubeconfig=kubeconfig, context=context, timeout=wait + _REQUEST_BUDGET)
     return ensure_token(client, namespace, name, create_sa=create_sa, secret_name=secret_name, wait=wait, force_create=force_create)
 
@@ -41,6 +46,8 @@ def ensure(
 def status(namespace: str | None = None, *, kubeconfig: str | None = None, context: str | None = None,
            client: KubeClient | None = None) -> StatusReport:
     """``namespace=None`` lists every namespace."""
+    if namespace is not None:
+        check_namespace(namespace)
     return token_status(client or connect(kubeconfig=kubeconfig, context=context), namespace)
 
 
@@ -55,5 +62,7 @@ def rotate(
     wait: float = 60.0,
     before_delete: Callable[[EnsureResult], None] | None = None,
 ) -> RotateResult:
+    check_namespace(namespace)
+    check_subdomain(name, "ServiceAccount")
     client = client or connect(kubeconfig=kubeconfig, context=context, timeout=grace + wait + _REQUEST_BUDGET)
     return rotate_token(client, namespace, name, grace=grace, wait=wait, before_delete=before_delete)

@@ -298,9 +298,12 @@ def ensure_token(
                                      or (_meta(existing).get("annotations") or {}).get(SA_NAME_ANNOTATION) != name):
             raise EnsureError(f"Secret {namespace}/{secret_name} exists and is not a token for ServiceAccount {name}",
                               fix="pass --secret-name to choose another name")
-        if existing is not None and existing in mine and not _filled(existing):
+        # Judge it by its uid annotation, not by equality with what the LIST returned: a
+        # concurrent run may have created it after our LIST, or the controller filled it since.
+        owner_uid = (_meta(existing).get("annotations") or {}).get(SA_UID_ANNOTATION) if existing is not None else None
+        if existing is not None and owner_uid in (None, "", uid):
             secret = existing  # another run created it; wait with it
-        elif existing is not None and existing not in mine:
+        elif existing is not None:
             raise EnsureError(
                 f"Secret {namespace}/{secret_name} belongs to an earlier ServiceAccount of the same name (uid mismatch); "
                 "the token controller will delete it",

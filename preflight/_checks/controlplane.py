@@ -59,6 +59,19 @@ def stale_leases(leases: Leases) -> dict[str, timedelta]:
     return out
 
 
+# A new leader syncs every object its controllers watch before acting; give it this long.
+CATCH_UP = timedelta(seconds=30)
+
+
+def new_leader_age(leases: Leases, name: str) -> timedelta | None:
+    """How long ago ``name``'s current leader took over, when that was within CATCH_UP."""
+    lease = leases.items.get(name)
+    if lease is None or lease.acquire_time is None or not lease.holder or name in stale_leases(leases):
+        return None
+    age = leases.server_time - lease.acquire_time
+    return age if age <= CATCH_UP else None
+
+
 def _unrenewed(name: str, lease: LeaseState, age: timedelta) -> str:
     if not lease.holder:
         return f"{name} released its leader lease {format_age(age)} ago (a stop) and no instance has taken it over"

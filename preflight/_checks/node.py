@@ -17,6 +17,12 @@ __all__ = ["node_restarts", "node_served_certs"]
 _SAME_MOMENT = timedelta(seconds=1)
 
 
+def _pair_name(path: str) -> str:
+    """``pki/front-proxy-client.crt`` and ``.key`` are one pair: name it once."""
+    name = path.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if name.endswith((".crt", ".key")) else name
+
+
 def _when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "an unknown time"
 
@@ -68,7 +74,7 @@ def node_restarts(policy: Any, node: NodeFacts) -> Finding:
         })
         if must_restart:
             last = max(a.modified for a in must_restart.values())
-            names = ", ".join(sorted(f.rsplit("/", 1)[-1] for f in must_restart))
+            names = ", ".join(sorted({_pair_name(f) for f in must_restart}))
             behind.append(f"{names} renewed at {_when(last)} but {p.component} (pid {p.pid}) has run since {_when(p.started)}: restart it")
     if behind:
         return Finding(id=fid, outcome=Outcome.FAIL, evidence=evidence, message="; ".join(behind),

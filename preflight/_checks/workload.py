@@ -24,7 +24,7 @@ from .._facts import (
 )
 from .._model import Finding, Outcome
 from .._runner import FactError, Policy
-from .controlplane import stale_leases
+from .controlplane import new_leader_age, stale_leases
 
 __all__ = ["helm_release", "rbac_subjects", "serviceaccount_token"]
 
@@ -41,12 +41,9 @@ def _kcm_explanation(leases: Leases | FactError) -> str:
     return ""
 
 
-def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | None | FactError,
+def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | None,
                          version: ServerVersion | FactError, leases: Leases | FactError) -> Finding:
     fid = "serviceaccount.token"
-    if isinstance(service_account, FactError):
-        return Finding(id=fid, outcome=Outcome.SKIP if service_account.forbidden else Outcome.ERROR,
-                       message=f"could not read the ServiceAccount or its Secrets: {service_account.error}")
     if service_account is None:
         return Finding(id=fid, outcome=Outcome.SKIP, message="the identity is not a ServiceAccount; pass --service-account NS/NAME to check one")
     sa = service_account
@@ -94,6 +91,12 @@ def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | 
     why = _kcm_explanation(leases)
     if empty:
         name = _meta(empty[0]).get("name")
+        fresh = new_leader_age(leases, "kube-controller-manager") if isinstance(leases, Leases) else None
+        if fresh is not None:
+            return Finding(id=fid, outcome=Outcome.WARN, evidence=evidence,
+                           message=f"token Secret {sa.namespace}/{name} is still empty, but kube-controller-manager became leader "
+                           f"only {format_age(fresh)} ago and is catching up",
+                           remediation="run preflight again in a minute")
         return Finding(id=fid, outcome=Outcome.FAIL, evidence=evidence,
                        message=f"token Secret {sa.namespace}/{name} is still empty" + (f": {why}" if why else ": the token controller has not filled it"),
                        remediation="fix kube-controller-manager first (see controlplane.leases)" if why else "check kube-controller-manager's log")

@@ -13,7 +13,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mods="$here/go"
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+# -buildvcs=false: the wrapper modules live inside this git repository; stamping its state
+# into the binaries would make them differ per commit for no benefit.
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
 
 # The version a wrapper module pins for one dependency (tidy may move it into a require block).
 pinned() { awk -v m="$2" '$1=="require" {$1=""; $0=$0} $1==m && $2 ~ /^v/ {print $2; exit}' "$mods/$1/go.mod"; }

@@ -134,3 +134,10 @@ def test_pending_install_with_nothing_to_roll_back_to_means_uninstall() -> None:
 )
 def test_release_states(revs: tuple[tuple[int, str, float], ...], expected: Outcome) -> None:
     assert helm_release(Policy(now=NOW), release(*revs)).outcome is expected
+
+
+def test_an_empty_token_right_after_a_new_leader_took_over_is_only_a_warning() -> None:
+    lease = LeaseState(name="kube-controller-manager", holder="n_new", renew_time=NOW, duration_seconds=15, acquire_time=NOW - timedelta(seconds=3))
+    fresh = Leases(items={"kube-controller-manager": lease}, server_time=NOW)
+    f = serviceaccount_token(Policy(now=NOW), facts(token_secret("rmxc-jenkins-token", filled=False)), V137, fresh)
+    assert f.outcome is Outcome.WARN and "became leader only 3s ago" in f.message

@@ -1,0 +1,40 @@
+# The two commands of the README, plus helpers. Everything installs itself: a fresh machine
+# needs only Python 3.11+ and Go 1.26 (see README, "Requirements").
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export GOTOOLCHAIN := local
+
+.PHONY: demo test test-fast typecheck build-controlplane clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kube-preflight needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+## The main job: a throwaway control plane, broken like the incident, diagnosed, repaired.
+demo: $(BIN)/.installed
+	$(BIN)/python scripts/demo.py
+
+## The tests: type check, unit tests, then the tests against the real control plane.
+## pytest's exit code 5 means no test was collected: the suite is missing, which is a failure.
+test: $(BIN)/.installed
+	$(BIN)/python -m mypy
+	@$(BIN)/python -m pytest; code=$$?; \
+	  if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests: the suite is missing or mis-selected" >&2; fi; \
+	  exit $$code
+
+## Unit tests only (no control plane): seconds.
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not cluster"
+
+typecheck: $(BIN)/.installed
+	$(BIN)/python -m mypy
+
+build-controlplane:
+	tests/controlplane/build.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis *.egg-info

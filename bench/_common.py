@@ -1,0 +1,342 @@
+"""Shared pieces of the benchmarks: a throwaway control plane, timing, statistics, machine
+facts, kubectl request counting and a connection-counting TCP relay.
+
+What it deliberately does not do: assert anything about speed. Every benchmark measures both
+sides in one run, prints the numbers and the ratio, and leaves the judgement to the reader
+(bench/README.md records what was measured and when).
+
+Import it from a benchmark script run as ``python bench/<name>.py`` from the repository
+root: the script's folder (bench/) is on sys.path, and this module puts the repository root
+there too so ``tests.controlplane`` imports.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402  (a dependency of the package itself)
+
+BIN = Path(sys.executable).parent  # the venv's bin: preflight and sa-tokens console scripts
+
+
+def console_script(name: str) -> str:
+    """The console script installed next to this interpreter (the venv), else on PATH."""
+    path = BIN / name
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if not found:
+        sys.exit(f"bench: cannot find the {name!r} console script next to {sys.executable} or on PATH "
+                 "(pip install -e . into the venv you run this with)")
+    return found
+
+
+def parser(description: str, *, runs: int = 10) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--runs", type=int, default=runs, help=f"measured runs per side (default {runs})")
+    p.add_argument("--warmup", type=int, default=1, help="discarded warm-up runs per side (default 1)")
+    p.add_argument("--json", type=Path, help="also write every measurement to FILE as JSON")
+    p.add_argument("--keep", action="store_true", help="leave the temp dir (cluster stopped) for inspection")
+    return p
+
+
+# -- statistics and output ------------------------------------------------------------------
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    vals = list(values)
+    if not vals:
+        return {"n": 0, "median": float("nan"), "min": float("nan"), "max": float("nan")}
+    return {"n": len(vals), "median": statistics.median(vals), "min": min(vals), "max": max(vals),
+            "mean": statistics.fmean(vals), "stdev": statistics.stdev(vals) if len(vals) > 1 else 0.0}
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds:.3f}"
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, align: str | None = None) -> str:
+    """Plain-text table; ``align`` is one char per column, 'l' or 'r' (default: first l, rest r)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    align = align or "l" + "r" * (len(headers) - 1)
+    out = []
+    for n, r in enumerate(cells):
+        out.append("  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(r, widths, align)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def timing_row(label: str, values: Sequence[float], unit: str = "s") -> list[str]:
+    s = summary(values)
+    f = fmt_s if unit == "s" else fmt_ms
+    return [label, f(s["median"]), f(s["min"]), f(s["max"]), str(s["n"])]
+
+
+def write_json(path: Path | None, doc: dict[str, Any]) -> None:
+    if path is None:
+        return
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    print(f"\nwrote {path}")
+
+
+def section(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 76 - len(title)))
+
+
+# -- machine facts ----------------------------------------------------------------------------
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def other_control_planes(exclude: str | None = None) -> list[int]:
+    """Pids of kube-apiserver processes not started for ``exclude`` (another developer's
+    cluster tests, which compete for the same cores)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and Path(argv[0].decode(errors="replace")).name == "kube-apiserver":
+            if exclude and any(exclude.encode() in a for a in argv):
+                continue
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def machine_facts(exclude: str | None = None) -> dict[str, Any]:
+    load = os.getloadavg()
+    return {
+        "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"),
+        "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpu_model": _cpu_model(),
+        "loadavg_1_5_15": [round(x, 2) for x in load],
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "other_kube_apiservers": len(other_control_planes(exclude)),
+    }
+
+
+def print_facts(facts: dict[str, Any], *, when: str = "start") -> None:
+    la = facts["loadavg_1_5_15"]
+    print(f"machine ({when}): {facts['date_utc']}, {facts['cpus_usable']}/{facts['cpus']} cores ({facts['cpu_model']}), "
+          f"load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, python {facts['python']}, "
+          f"other kube-apiservers running: {facts['other_kube_apiservers']}")
+    if la[0] > 0.5 * (facts["cpus_usable"] or 1) or facts["other_kube_apiservers"]:
+        print("  note: the machine is busy (load or another control plane): expect noisy numbers; re-run when quiet")
+
+
+# -- the throwaway control plane --------------------------------------------------------------
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM/SIGHUP, turned into the same unwinding as Ctrl-C so teardown runs."""
+
+
+def _raise_terminated(signum: int, _frame: Any) -> None:
+    raise _Terminated(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def throwaway_cluster(name: str, *, keep: bool = False) -> Iterator[Any]:
+    """A fresh control plane in a temp dir; stopped and deleted on exit, error or Ctrl-C."""
+    from tests.controlplane import ControlPlane
+    from tests.controlplane.build import bin_dir_path, is_built
+
+    bin_dir = bin_dir_path()
+    if not is_built(bin_dir):
+        sys.exit(f"bench: the control plane is not built in {bin_dir}; run tests/controlplane/build.sh first (20-30 min)")
+    old = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    cp = ControlPlane(tmp / "cp", bin_dir)
+    t0 = time.monotonic()
+    try:
+        print(f"starting a throwaway control plane in {tmp} ...", flush=True)
+        cp.up()  # stops what it started if it fails
+        print(f"control plane {cp.version} up at {cp.server} in {time.monotonic() - t0:.1f}s", flush=True)
+        yield cp
+    finally:
+        # A second Ctrl-C must not interrupt the teardown and leave processes behind.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            if (cp.workdir / "state.json").exists():
+                t1 = time.monotonic()
+                cp.down()
+                print(f"control plane stopped in {time.monotonic() - t1:.1f}s", flush=True)
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+            for s, h in old.items():
+                signal.signal(s, h)
+            if keep:
+                print(f"kept {tmp}")
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def kubeconfig_copy(source: Path, dest: Path, *, server: str) -> Path:
+    """A copy of ``source`` whose clusters point at ``server`` (written 0600: it holds a key)."""
+    doc = yaml.safe_load(source.read_text())
+    for cluster in doc.get("clusters") or []:
+        cluster["cluster"]["server"] = server
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        yaml.safe_dump(doc, fh)
+    return dest
+
+
+# -- processes --------------------------------------------------------------------------------
+
+def timed(argv: Sequence[str], *, input: str | None = None, timeout: float = 300,
+          env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    """Run ``argv`` to completion; (wall seconds from spawn to exit, result)."""
+    t0 = time.perf_counter()
+    result = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout, env=env,
+                            stdin=None if input is not None else subprocess.DEVNULL)
+    return time.perf_counter() - t0, result
+
+
+def kubectl_env() -> dict[str, str]:
+    """The environment for measured kubectl runs: no KUBECONFIG from the caller's shell."""
+    return {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+
+
+# kubectl -v=6 logs one line per response. 1.30+ (structured):
+#   round_trippers.go:632] "Response" verb="GET" url="https://..." status="200 OK" milliseconds=8
+# older releases: round_trippers.go:553] GET https://... 200 OK in 8 milliseconds
+_KUBECTL_RESPONSE = (
+    re.compile(r'"Response" verb="(?P<verb>[A-Z]+)" url="(?P<url>https?://[^"]+)"'),
+    re.compile(r"\] (?P<verb>GET|POST|PUT|PATCH|DELETE) (?P<url>https?://\S+) \d{3}"),
+)
+
+
+def kubectl_requests(stderr: str) -> list[tuple[str, str]]:
+    """(verb, path) of every HTTP request a ``kubectl -v=6`` run logged."""
+    out = []
+    for line in stderr.splitlines():
+        for rx in _KUBECTL_RESPONSE:
+            m = rx.search(line)
+            if m:
+                path = re.sub(r"^https?://[^/]+", "", m.group("url"))
+                out.append((m.group("verb"), path))
+                break
+    return out
+
+
+def is_discovery(path: str) -> bool:
+    p = path.split("?")[0]
+    return p in ("/api", "/apis", "/openapi/v2", "/openapi/v3") or bool(
+        re.fullmatch(r"/api/v1|/apis/[^/]+/[^/]+|/apis/[^/]+", p))
+
+
+# -- counting TLS handshakes ------------------------------------------------------------------
+
+class ConnectionCounter:
+    """A plain TCP relay on 127.0.0.1 to the API server that counts accepted connections.
+
+    It does not terminate TLS: every client connection is one TLS handshake with the real
+    API server (its certificate has IP SAN 127.0.0.1, so a kubeconfig pointing at the relay's
+    port still verifies). Used only in separate, untimed runs.
+    """
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self._count = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="relay", daemon=True)
+
+    def __enter__(self) -> "ConnectionCounter":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._listener.close()
+
+    def take(self) -> int:
+        """Connections since the last call."""
+        with self._lock:
+            n, self._count = self._count, 0
+        return n
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._count += 1
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self.upstream, timeout=10)
+        except OSError:
+            client.close()
+            return
+        client.settimeout(None)
+        upstream.settimeout(None)
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
+
+        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+        back.start()
+        pump(client, upstream)
+        back.join(30)
+        client.close()
+        upstream.close()
+
+
+def count_by(items: Sequence[Any]) -> dict[Any, int]:
+    return dict(Counter(items))

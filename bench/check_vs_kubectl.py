@@ -1,0 +1,390 @@
+"""`preflight check` vs the manual kubectl/openssl sequence of the incident, side by side.
+
+Issue: "On a healthy local control plane, `preflight check` from process start to exit must
+beat the manual sequence the incident used, measured side by side in one run: `kubectl
+version`, `kubectl auth can-i` for the same permissions, `kubectl get lease` twice, `kubectl
+get apiservices`, `kubectl get sa` and `get secret`, `openssl s_client | openssl x509
+-enddate`. Target: at least 3x less wall time. Print the number of HTTP requests and TLS
+handshakes per run (each fact fetched once). Against the black hole, exit within the deadline
+plus one second."
+
+What runs, all against one throwaway control plane started here (tests/controlplane):
+
+  preflight          the console script: preflight check --kubeconfig ADMIN -o json -q
+  kubectl (cold)     the manual sequence, each command its own process, as a person or a
+                     Jenkins `sh` step runs it, with a FRESH --cache-dir per sequence (a Jenkins
+                     agent typically starts with no discovery cache); the first command that
+                     needs discovery fills the cache and the rest of the sequence reuses it
+  kubectl (warm)     the same sequence with one --cache-dir kept across runs (best case for
+                     kubectl: discovery served from disk)
+
+The sides alternate (rotating order each iteration), one warm-up iteration is discarded.
+Untimed extra runs count HTTP requests (kubectl -v=6; preflight's own JSON summary) and TLS
+handshakes (a counting TCP relay in front of the API server, for both sides), profile where
+preflight's time goes, and run preflight against a black-hole endpoint.
+
+    python bench/check_vs_kubectl.py [--runs 10] [--json FILE]
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import _common as c
+
+from preflight._permissions import DEFAULT_DEPLOY, expand
+from preflight._target import resolve_target
+
+SIDES = ("preflight", "kubectl (cold cache)", "kubectl (warm cache)")
+
+
+# -- the two sides -----------------------------------------------------------------------------
+
+def manual_sequence(cp: Any, *, kubeconfig: Path, cache_dir: Path, namespace: str, tls_port: int,
+                    verbose: bool = False) -> list[tuple[str, list[str]]]:
+    """(group, argv) of the incident's manual checks, in the order a person runs them."""
+    kubectl = str(cp.bin_dir / "kubectl")  # the cluster's own v1.37.2, never /usr/bin/kubectl
+    base = [kubectl, f"--kubeconfig={kubeconfig}", f"--cache-dir={cache_dir}", *(["-v=6"] if verbose else [])]
+    seq: list[tuple[str, list[str]]] = [("kubectl version", [*base, "version"])]
+    for p in expand(DEFAULT_DEPLOY):
+        resource = f"{p.resource}.{p.group}" if p.group else p.resource
+        seq.append(("kubectl auth can-i", [*base, "auth", "can-i", p.verb, resource, "-n", namespace]))
+    for lease in ("kube-controller-manager", "kube-scheduler"):
+        seq.append(("kubectl get lease", [*base, "get", "lease", lease, "-n", "kube-system", "-o", "yaml"]))
+    seq.append(("kubectl get apiservices", [*base, "get", "apiservices"]))
+    seq.append(("kubectl get sa", [*base, "get", "sa", "-n", namespace]))
+    seq.append(("kubectl get secret", [*base, "get", "secret", "-n", namespace]))
+    seq.append(("openssl s_client | x509", [
+        "sh", "-c", f"echo | openssl s_client -connect 127.0.0.1:{tls_port} -servername kubernetes 2>/dev/null"
+                    " | openssl x509 -noout -enddate"]))
+    return seq
+
+
+def run_manual(seq: list[tuple[str, list[str]]]) -> tuple[float, dict[str, float], list[str]]:
+    """Run the sequence; (total wall, wall per group, problems)."""
+    per_group: dict[str, float] = defaultdict(float)
+    problems = []
+    total = 0.0
+    for group, argv in seq:
+        wall, res = c.timed(argv, env=c.kubectl_env())
+        total += wall
+        per_group[group] += wall
+        # can-i exits 1 for "no": still an answer. Anything else is a broken comparison.
+        ok = res.returncode == 0 or (group == "kubectl auth can-i" and res.stdout.strip() == "no")
+        if not ok or (group.startswith("openssl") and "notAfter=" not in res.stdout):
+            problems.append(f"{' '.join(argv[-6:])}: exit {res.returncode}: {(res.stderr or res.stdout).strip()[:200]}")
+    return total, dict(per_group), problems
+
+
+def preflight_argv(kubeconfig: Path, *extra: str) -> list[str]:
+    return [c.console_script("preflight"), "check", "--kubeconfig", str(kubeconfig), "-o", "json", "-q", *extra]
+
+
+def run_preflight(argv: list[str], *, timeout: float = 120) -> tuple[float, dict[str, Any], int]:
+    wall, res = c.timed(argv, timeout=timeout)
+    try:
+        doc = json.loads(res.stdout)
+    except ValueError:
+        doc = {"error": (res.stderr or res.stdout).strip()[-500:]}
+    return wall, doc, res.returncode
+
+
+# -- the comparison ----------------------------------------------------------------------------
+
+def compare(cp: Any, work: Path, args: Any, namespace: str) -> dict[str, Any]:
+    admin = cp.admin_kubeconfig
+    warm_cache = work / "kubectl-cache-warm"
+    pf_argv = preflight_argv(admin)
+    walls: dict[str, list[float]] = {s: [] for s in SIDES}
+    groups: dict[str, list[dict[str, float]]] = {s: [] for s in SIDES[1:]}
+    pf_docs: list[dict[str, Any]] = []
+    total = args.warmup + args.runs
+    print(f"{total} iterations ({args.warmup} warm-up), sides rotate: " + " / ".join(SIDES), flush=True)
+    for i in range(total):
+        order = SIDES[i % 3:] + SIDES[:i % 3]
+        line = []
+        for side in order:
+            if side == "preflight":
+                wall, doc, code = run_preflight(pf_argv)
+                if code != 0:
+                    raise SystemExit(f"preflight check exited {code} on the healthy cluster: {json.dumps(doc)[:2000]}")
+                if i >= args.warmup:
+                    pf_docs.append(doc)
+            else:
+                cold = side.startswith("kubectl (cold")
+                cache = Path(tempfile.mkdtemp(prefix="kubectl-cache-cold-", dir=work)) if cold else warm_cache
+                seq = manual_sequence(cp, kubeconfig=admin, cache_dir=cache, namespace=namespace, tls_port=cp.apiserver_port)
+                wall, per_group, problems = run_manual(seq)
+                if problems:
+                    raise SystemExit("the manual sequence failed, the comparison would be wrong:\n  " + "\n  ".join(problems[:5]))
+                if cold:
+                    shutil.rmtree(cache, ignore_errors=True)
+                if i >= args.warmup:
+                    groups[side].append(per_group)
+            if i >= args.warmup:
+                walls[side].append(wall)
+            line.append(f"{side.split(' ')[0] if side == 'preflight' else side.split('(')[1][:-1]} {wall:.2f}s")
+        print(f"  {'warm-up' if i < args.warmup else f'run {i - args.warmup + 1:>2}'}: " + ", ".join(line), flush=True)
+    return {"walls": walls, "groups": groups, "preflight_docs": pf_docs, "commands": len(manual_sequence(
+        cp, kubeconfig=admin, cache_dir=warm_cache, namespace=namespace, tls_port=cp.apiserver_port))}
+
+
+def count_requests(cp: Any, work: Path, namespace: str) -> dict[str, Any]:
+    """Untimed: HTTP requests per kubectl command (-v=6) and TLS handshakes (relay), both sides."""
+    out: dict[str, Any] = {}
+    for label, cache in (("cold", Path(tempfile.mkdtemp(prefix="kubectl-cache-count-", dir=work))),
+                         ("warm", work / "kubectl-cache-warm")):
+        seq = manual_sequence(cp, kubeconfig=cp.admin_kubeconfig, cache_dir=cache, namespace=namespace,
+                              tls_port=cp.apiserver_port, verbose=True)
+        per_group: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for group, argv in seq:
+            if group.startswith("openssl"):
+                continue
+            _, res = c.timed(argv, env=c.kubectl_env())
+            per_group[group] += c.kubectl_requests(res.stderr)
+        reqs = [r for rs in per_group.values() for r in rs]
+        dup = {f"{v} {p}": n for (v, p), n in Counter((v, p.split("?")[0]) for v, p in reqs).items() if n > 1}
+        out[f"kubectl_{label}"] = {
+            "total": len(reqs),
+            "discovery": sum(1 for _, p in reqs if c.is_discovery(p)),
+            "by_group": {g: len(rs) for g, rs in per_group.items()},
+            "discovery_by_group": {g: sum(1 for _, p in rs if c.is_discovery(p)) for g, rs in per_group.items()},
+            "repeated": dup,
+        }
+    # TLS handshakes: every connection through the relay is one handshake with the API server.
+    with c.ConnectionCounter(("127.0.0.1", cp.apiserver_port)) as relay:
+        relayed = c.kubeconfig_copy(cp.admin_kubeconfig, work / "relay.conf", server=f"https://127.0.0.1:{relay.port}")
+        cache = Path(tempfile.mkdtemp(prefix="kubectl-cache-relay-", dir=work))
+        seq = manual_sequence(cp, kubeconfig=relayed, cache_dir=cache, namespace=namespace, tls_port=relay.port)
+        by_group: dict[str, int] = defaultdict(int)
+        relay.take()
+        for group, argv in seq:
+            c.timed(argv, env=c.kubectl_env())
+            by_group[group] += relay.take()
+        out["manual_tls_handshakes"] = {"total": sum(by_group.values()), "by_group": dict(by_group)}
+        _, doc, code = run_preflight(preflight_argv(relayed))
+        out["preflight_relay"] = {"connections_seen": relay.take(), "exit_code": code,
+                                  "self_reported_tls_handshakes": doc.get("summary", {}).get("tls_handshakes"),
+                                  "self_reported_http_requests": doc.get("summary", {}).get("http_requests")}
+    return out
+
+
+def _sum_importtime(stderr: str) -> dict[str, float]:
+    """-X importtime self time summed per top-level package, in seconds."""
+    per_pkg: dict[str, float] = defaultdict(float)
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "[us]" in line:
+            continue
+        parts = line.split("|")
+        if len(parts) != 3:
+            continue
+        per_pkg[parts[2].strip().split(".")[0]] += int(parts[0].split(":")[1]) / 1e6
+    return dict(per_pkg)
+
+
+def breakdown(cp: Any, work: Path, args: Any) -> dict[str, Any]:
+    """Where one `preflight check` spends its time (untimed against kubectl)."""
+    py = sys.executable
+    n = max(3, min(args.runs, 10))
+    interp = [c.timed([py, "-c", "pass"])[0] for _ in range(n)]
+    version = [c.timed([c.console_script("preflight"), "--version"])[0] for _ in range(n)]
+    profiles, profile_walls = [], []
+    for i in range(n):
+        out = work / f"profile-{i}.json"
+        wall, res = c.timed([py, str(Path(__file__).with_name("_preflight_profile.py")), str(out),
+                             "check", "--kubeconfig", str(cp.admin_kubeconfig), "-o", "json", "-q"])
+        if res.returncode != 0 or not out.exists():
+            print(f"  profile run failed: {res.stderr.strip()[-300:]}")
+            continue
+        profiles.append(json.loads(out.read_text()))
+        profile_walls.append(wall)
+    _, res = c.timed([py, "-X", "importtime", c.console_script("preflight"), "check", "--kubeconfig",
+                      str(cp.admin_kubeconfig), "-o", "json", "-q"])
+    imports = _sum_importtime(res.stderr)
+    return {"interpreter_s": interp, "version_s": version, "profiles": profiles, "profile_walls": profile_walls,
+            "importtime_by_package_s": imports}
+
+
+def blackhole(cp: Any, work: Path, args: Any) -> dict[str, Any]:
+    address = cp.break_("blackhole")
+    conf = c.kubeconfig_copy(cp.admin_kubeconfig, work / "blackhole.conf", server=f"https://{address}")
+    deadline = args.blackhole_timeout
+    runs = []
+    for i in range(args.blackhole_runs):
+        wall, doc, code = run_preflight(preflight_argv(conf, "--timeout", f"{deadline:g}s"), timeout=deadline + 120)
+        checks = {f["id"]: f for f in doc.get("checks", [])}
+        runs.append({"wall_s": wall, "exit_code": code, "duration_ms": doc.get("summary", {}).get("duration_ms"),
+                     "http_requests": doc.get("summary", {}).get("http_requests"),
+                     "tls_handshakes": doc.get("summary", {}).get("tls_handshakes"),
+                     "root_cause": doc.get("summary", {}).get("root_cause"),
+                     "reachable": (checks.get("api.reachable") or {}).get("message", doc.get("error", ""))[:160],
+                     "check_ms": {k: f.get("duration_ms") for k, f in checks.items()}})
+        print(f"  black hole run {i + 1}: {wall:.2f}s, exit {code}", flush=True)
+    kubectl_wall, res = c.timed([str(cp.bin_dir / "kubectl"), f"--kubeconfig={conf}", f"--cache-dir={work / 'bh-cache'}",
+                                 f"--request-timeout={deadline:g}s", "version"], timeout=deadline + 120, env=c.kubectl_env())
+    return {"address": address, "deadline_s": deadline, "runs": runs,
+            "kubectl_version": {"wall_s": kubectl_wall, "exit_code": res.returncode,
+                                "stderr": res.stderr.strip().splitlines()[-1][:160] if res.stderr.strip() else ""}}
+
+
+# -- report ------------------------------------------------------------------------------------
+
+def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
+    walls = res["compare"]["walls"]
+    pf, cold, warm = walls[SIDES[0]], walls[SIDES[1]], walls[SIDES[2]]
+    c.section("wall time, process start to exit (seconds)")
+    print(f"manual sequence: {res['compare']['commands']} processes ({n_perms} x auth can-i -n {namespace}, "
+          "version, 2 x get lease, get apiservices, get sa, get secret, openssl)")
+    print(c.table(["side", "median", "min", "max", "n"], [c.timing_row(s, walls[s]) for s in SIDES]))
+    ratio_cold = [m / p for m, p in zip(cold, pf)]
+    ratio_warm = [m / p for m, p in zip(warm, pf)]
+    print()
+    print(c.table(["ratio (kubectl / preflight)", "of medians", "per-iteration min", "per-iteration max"], [
+        ["cold kubectl cache", f"{statistics.median(cold) / statistics.median(pf):.1f}x", f"{min(ratio_cold):.1f}x", f"{max(ratio_cold):.1f}x"],
+        ["warm kubectl cache", f"{statistics.median(warm) / statistics.median(pf):.1f}x", f"{min(ratio_warm):.1f}x", f"{max(ratio_warm):.1f}x"],
+    ]))
+    verdict = "MET" if statistics.median(cold) / statistics.median(pf) >= 3 and statistics.median(warm) / statistics.median(pf) >= 3 else "MISSED"
+    print(f"target >= 3x less wall time: {verdict}")
+
+    c.section("manual sequence: median seconds per command group")
+    rows = []
+    for group in res["compare"]["groups"][SIDES[1]][0]:
+        rows.append([group] + [f"{statistics.median(g[group] for g in res['compare']['groups'][s]):.3f}" for s in SIDES[1:]])
+    print(c.table(["group", "cold cache", "warm cache"], rows))
+
+    c.section("HTTP requests and TLS handshakes per run")
+    docs = res["compare"]["preflight_docs"]
+    reqs = sorted({d["summary"]["http_requests"] for d in docs})
+    hs = sorted({d["summary"]["tls_handshakes"] for d in docs})
+    cnt = res["counts"]
+    mt = cnt["manual_tls_handshakes"]
+    pr = cnt["preflight_relay"]
+    print(c.table(["side", "HTTP requests", "of which discovery", "TLS handshakes", "processes"], [
+        ["preflight (its JSON summary)", "/".join(map(str, reqs)), "0", "/".join(map(str, hs)), "1"],
+        ["preflight (seen by relay)", "-", "-", str(pr["connections_seen"]), "1"],
+        ["kubectl cold cache (-v=6)", str(cnt["kubectl_cold"]["total"]), str(cnt["kubectl_cold"]["discovery"]),
+         f"{mt['total']} (relay)", str(res["compare"]["commands"])],
+        ["kubectl warm cache (-v=6)", str(cnt["kubectl_warm"]["total"]), str(cnt["kubectl_warm"]["discovery"]), "-",
+         str(res["compare"]["commands"])],
+    ]))
+    print("kubectl requests per group (cold cache, of which discovery): " + ", ".join(
+        f"{g}: {n} ({cnt['kubectl_cold']['discovery_by_group'][g]})" for g, n in cnt["kubectl_cold"]["by_group"].items()))
+    print("TLS handshakes per group (relay): " + ", ".join(f"{g}: {n}" for g, n in mt["by_group"].items()))
+    if cnt["kubectl_cold"]["repeated"]:
+        rep = sorted(cnt["kubectl_cold"]["repeated"].items(), key=lambda kv: -kv[1])
+        print("kubectl requests repeated within one sequence (cold): " + ", ".join(f"{k} x{n}" for k, n in rep[:6]))
+    prof = res["breakdown"]["profiles"]
+    if prof and prof[-1]["requests"]:
+        keys = Counter((r["method"], r["path"], r["body"]) for r in prof[-1]["requests"])
+        dups = [f"{m} {p} x{n}" for (m, p, _), n in keys.items() if n > 1]
+        by_path = Counter(f"{r['method']} {r['path']}" for r in prof[-1]["requests"])
+        print(f"preflight requests by path: " + ", ".join(f"{k} x{n}" if n > 1 else k for k, n in by_path.most_common()))
+        print(f"preflight: each fact fetched once: {'yes' if not dups else 'NO, repeated: ' + ', '.join(dups)}")
+
+    c.section("where preflight's time goes (median of untimed profile runs, ms)")
+    b = res["breakdown"]
+    med = statistics.median
+    interp = med(b["interpreter_s"])
+    if prof:
+        wall = med(b["profile_walls"])
+        cli_imp = med(p["cli_import_s"] for p in prof)
+        chk_imp = med(p["check_imports_s"] for p in prof)
+        run = med(p["run_s"] for p in prof)
+        checks = med(p["summary"].get("duration_ms", 0) / 1000 for p in prof)
+        first_req = med(min(r["start"] for r in p["requests"]) - p["run_started_s"] for p in prof if p["requests"])
+        last_req = med(max(r["end"] for r in p["requests"]) - p["run_started_s"] for p in prof if p["requests"])
+        rows = [
+            ["interpreter start (python -c pass)", fmt(interp)],
+            ["import preflight CLI (click, model)", fmt(cli_imp)],
+            ["imports of `check` (yaml, cryptography, urllib3, tenacity, ...)", fmt(chk_imp)],
+            ["run: kubeconfig + target + client set-up until the first request", fmt(first_req)],
+            ["run: first request to last response (the checks' network part)", fmt(last_req - first_req)],
+            ["run: judging and rendering after the last response", fmt(run - last_req)],
+            ["interpreter exit and the rest", fmt(wall - interp - cli_imp - chk_imp - run)],
+            ["total (profile run wall)", fmt(wall)],
+        ]
+        print(c.table(["phase", "ms"], rows))
+        print(f"(for reference: preflight --version {fmt(med(b['version_s']))} ms; the report's summary.duration_ms "
+              f"{fmt(checks)} ms; imports still made during the run: {', '.join(prof[-1]['lazy_modules']) or 'none'})")
+        facts = defaultdict(list)
+        for p in prof:
+            for name, t in p["facts"].items():
+                facts[name].append((t["start"] - p["run_started_s"], t["end"] - p["run_started_s"]))
+        print("\nfacts (collectors), median ms after the run started:")
+        print(c.table(["fact", "start", "end", "took"], [
+            [n, fmt(med(s for s, _ in v)), fmt(med(e for _, e in v)), fmt(med(e - s for s, e in v))]
+            for n, v in sorted(facts.items(), key=lambda kv: med(e for _, e in kv[1]), reverse=True)]))
+        slow = defaultdict(list)
+        for p in prof:
+            for r in p["requests"]:
+                slow[f"{r['method']} {r['path']}"].append(r["end"] - r["start"])
+        print("\nrequests, median ms each (all runs pooled):")
+        print(c.table(["request", "count/run", "median", "max"], [
+            [k, str(len(v) // len(prof)), fmt(med(v)), fmt(max(v))]
+            for k, v in sorted(slow.items(), key=lambda kv: med(kv[1]), reverse=True)]))
+    imp = sorted(b["importtime_by_package_s"].items(), key=lambda kv: -kv[1])
+    print("\n-X importtime, self time per top-level package in one check run (ms, inflated by importtime itself): "
+          + ", ".join(f"{k} {v * 1000:.0f}" for k, v in imp[:10]))
+
+    c.section("black hole: preflight check --timeout against a listener that never answers")
+    bh = res["blackhole"]
+    dl = bh["deadline_s"]
+    w = [r["wall_s"] for r in bh["runs"]]
+    print(f"endpoint {bh['address']}, deadline {dl:g}s, target: exit within {dl + 1:g}s")
+    print(c.table(["run", "wall s", "summary.duration_ms", "exit", "margin to deadline+1s", "requests", "handshakes"], [
+        [str(i + 1), f"{r['wall_s']:.2f}", str(r["duration_ms"]), str(r["exit_code"]), f"{dl + 1 - r['wall_s']:+.2f}s",
+         str(r["http_requests"]), str(r["tls_handshakes"])] for i, r in enumerate(bh["runs"])]))
+    ok = max(w) <= dl + 1
+    print(f"median {statistics.median(w):.2f}s, max {max(w):.2f}s: target {'MET' if ok else 'MISSED'}")
+    last = bh["runs"][-1]
+    print(f"root cause reported: {last['root_cause']}: {last['reachable']}")
+    print("per-check duration_ms of the last run: " + ", ".join(f"{k} {v}" for k, v in last["check_ms"].items()))
+    kv = bh["kubectl_version"]
+    print(f"for comparison, kubectl version --request-timeout={dl:g}s: {kv['wall_s']:.2f}s, exit {kv['exit_code']} "
+          f"({kv['stderr']}); without --request-timeout kubectl waits much longer")
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def main() -> None:
+    p = c.parser(__doc__.split("\n\n")[0])
+    p.add_argument("--blackhole-runs", type=int, default=3)
+    p.add_argument("--blackhole-timeout", type=float, default=3.0, help="preflight --timeout against the black hole (s)")
+    args = p.parse_args()
+    n_perms = len(expand(DEFAULT_DEPLOY))
+    print("bench/check_vs_kubectl.py: preflight check vs the incident's manual kubectl/openssl sequence")
+    start = c.machine_facts()
+    c.print_facts(start)
+    res: dict[str, Any] = {"machine_start": start, "permissions": n_perms}
+    with c.throwaway_cluster("check", keep=args.keep) as cp:
+        work = cp.workdir.parent
+        namespace = resolve_target(kubeconfig=str(cp.admin_kubeconfig)).namespace
+        kubectl_version = cp.kubectl("version", "--client", "-o", "json").stdout
+        res["kubectl"] = {"path": str(cp.bin_dir / "kubectl"), "client": json.loads(kubectl_version)["clientVersion"]["gitVersion"]}
+        print(f"kubectl {res['kubectl']['client']} ({res['kubectl']['path']}); {n_perms} permissions from "
+              f"preflight._permissions.DEFAULT_DEPLOY, namespace {namespace!r}")
+        c.section("timed runs")
+        res["compare"] = compare(cp, work, args, namespace)
+        c.section("untimed runs: request and handshake counts, profile, black hole")
+        res["counts"] = count_requests(cp, work, namespace)
+        res["breakdown"] = breakdown(cp, work, args)
+        res["blackhole"] = blackhole(cp, work, args)
+    res["machine_end"] = c.machine_facts()
+    report(res, n_perms, namespace)
+    print()
+    c.print_facts(start, when="start")
+    c.print_facts(res["machine_end"], when="end")
+    c.write_json(args.json, res)
+
+
+if __name__ == "__main__":
+    main()
