@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 T0 = time.perf_counter()
+T0_EPOCH = time.time()  # the parent compares it with its own spawn time: interpreter start-up
 
 import contextlib  # noqa: E402
 import io  # noqa: E402
@@ -92,10 +93,11 @@ def main() -> None:
         "requests": sorted(requests, key=lambda r: r["start"]),
         "lazy_modules": sorted(m for m in set(sys.modules) - before if not m.startswith("_")),
         "notes": notes,
+        "t0_epoch": T0_EPOCH,
     }
+    doc["end_epoch"] = time.time()  # the parent compares it with the exit time: interpreter shutdown
     with open(out_path, "w") as fh:
         json.dump(doc, fh)
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":

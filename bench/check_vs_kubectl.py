@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -189,26 +190,33 @@ def _sum_importtime(stderr: str) -> dict[str, float]:
     return dict(per_pkg)
 
 
+def profile(out: Path, argv: list[str], timeout: float = 120) -> dict[str, Any] | None:
+    """One run of bench/_preflight_profile.py (preflight in a fresh interpreter, with every
+    fact and request timestamped); adds the parent's view: wall, start-up and shutdown."""
+    spawn = time.time()
+    wall, res = c.timed([sys.executable, str(Path(__file__).with_name("_preflight_profile.py")), str(out), *argv],
+                        timeout=timeout)
+    exited = time.time()
+    if not out.exists():
+        print(f"  profile run failed (exit {res.returncode}): {res.stderr.strip()[-300:]}")
+        return None
+    doc: dict[str, Any] = json.loads(out.read_text())
+    doc.update(wall_s=wall, startup_s=doc["t0_epoch"] - spawn, shutdown_s=exited - doc["end_epoch"])
+    return doc
+
+
 def breakdown(cp: Any, work: Path, args: Any) -> dict[str, Any]:
     """Where one `preflight check` spends its time (untimed against kubectl)."""
     py = sys.executable
     n = max(3, min(args.runs, 10))
     interp = [c.timed([py, "-c", "pass"])[0] for _ in range(n)]
     version = [c.timed([c.console_script("preflight"), "--version"])[0] for _ in range(n)]
-    profiles, profile_walls = [], []
-    for i in range(n):
-        out = work / f"profile-{i}.json"
-        wall, res = c.timed([py, str(Path(__file__).with_name("_preflight_profile.py")), str(out),
-                             "check", "--kubeconfig", str(cp.admin_kubeconfig), "-o", "json", "-q"])
-        if res.returncode != 0 or not out.exists():
-            print(f"  profile run failed: {res.stderr.strip()[-300:]}")
-            continue
-        profiles.append(json.loads(out.read_text()))
-        profile_walls.append(wall)
+    profiles = [profile(work / f"profile-{i}.json", preflight_argv(cp.admin_kubeconfig)[1:]) for i in range(n)]
+    profiles = [p for p in profiles if p]
     _, res = c.timed([py, "-X", "importtime", c.console_script("preflight"), "check", "--kubeconfig",
                       str(cp.admin_kubeconfig), "-o", "json", "-q"])
     imports = _sum_importtime(res.stderr)
-    return {"interpreter_s": interp, "version_s": version, "profiles": profiles, "profile_walls": profile_walls,
+    return {"interpreter_s": interp, "version_s": version, "profiles": profiles,
             "importtime_by_package_s": imports}
 
 
@@ -227,9 +235,11 @@ def blackhole(cp: Any, work: Path, args: Any) -> dict[str, Any]:
                      "reachable": (checks.get("api.reachable") or {}).get("message", doc.get("error", ""))[:160],
                      "check_ms": {k: f.get("duration_ms") for k, f in checks.items()}})
         print(f"  black hole run {i + 1}: {wall:.2f}s, exit {code}", flush=True)
+    prof = profile(work / "profile-blackhole.json", preflight_argv(conf, "--timeout", f"{deadline:g}s")[1:],
+                   timeout=deadline + 120)
     kubectl_wall, res = c.timed([str(cp.bin_dir / "kubectl"), f"--kubeconfig={conf}", f"--cache-dir={work / 'bh-cache'}",
                                  f"--request-timeout={deadline:g}s", "version"], timeout=deadline + 120, env=c.kubectl_env())
-    return {"address": address, "deadline_s": deadline, "runs": runs,
+    return {"address": address, "deadline_s": deadline, "runs": runs, "profile": prof,
             "kubectl_version": {"wall_s": kubectl_wall, "exit_code": res.returncode,
                                 "stderr": res.stderr.strip().splitlines()[-1][:160] if res.stderr.strip() else ""}}
 
@@ -293,7 +303,9 @@ def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
     med = statistics.median
     interp = med(b["interpreter_s"])
     if prof:
-        wall = med(b["profile_walls"])
+        wall = med(p["wall_s"] for p in prof)
+        startup = med(p["startup_s"] for p in prof)
+        shutdown = med(p["shutdown_s"] for p in prof)
         cli_imp = med(p["cli_import_s"] for p in prof)
         chk_imp = med(p["check_imports_s"] for p in prof)
         run = med(p["run_s"] for p in prof)
@@ -301,17 +313,19 @@ def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
         first_req = med(min(r["start"] for r in p["requests"]) - p["run_started_s"] for p in prof if p["requests"])
         last_req = med(max(r["end"] for r in p["requests"]) - p["run_started_s"] for p in prof if p["requests"])
         rows = [
-            ["interpreter start (python -c pass)", fmt(interp)],
+            ["interpreter start-up (venv site, editable-install finder)", fmt(startup)],
             ["import preflight CLI (click, model)", fmt(cli_imp)],
             ["imports of `check` (yaml, cryptography, urllib3, tenacity, ...)", fmt(chk_imp)],
             ["run: kubeconfig + target + client set-up until the first request", fmt(first_req)],
             ["run: first request to last response (the checks' network part)", fmt(last_req - first_req)],
             ["run: judging and rendering after the last response", fmt(run - last_req)],
-            ["interpreter exit and the rest", fmt(wall - interp - cli_imp - chk_imp - run)],
+            ["interpreter shutdown after main() returned", fmt(shutdown)],
+            ["unaccounted (spawn, JSON of the profile itself)", fmt(wall - startup - cli_imp - chk_imp - run - shutdown)],
             ["total (profile run wall)", fmt(wall)],
         ]
         print(c.table(["phase", "ms"], rows))
-        print(f"(for reference: preflight --version {fmt(med(b['version_s']))} ms; the report's summary.duration_ms "
+        print(f"(for reference: python -c pass {fmt(interp)} ms, preflight --version {fmt(med(b['version_s']))} ms; "
+              f"the report's summary.duration_ms "
               f"{fmt(checks)} ms; imports still made during the run: {', '.join(prof[-1]['lazy_modules']) or 'none'})")
         facts = defaultdict(list)
         for p in prof:
@@ -346,6 +360,16 @@ def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
     last = bh["runs"][-1]
     print(f"root cause reported: {last['root_cause']}: {last['reachable']}")
     print("per-check duration_ms of the last run: " + ", ".join(f"{k} {v}" for k, v in last["check_ms"].items()))
+    bp = bh.get("profile")
+    if bp and bp.get("facts"):
+        t = bp["run_started_s"]
+        print(f"\nprofile of one more black-hole run: main() took {bp['run_s'] * 1000:.0f} ms; facts, ms after the run started:")
+        print(c.table(["fact", "start", "end", "took"], [
+            [n, fmt(v["start"] - t), fmt(v["end"] - t), fmt(v["end"] - v["start"])]
+            for n, v in sorted(bp["facts"].items(), key=lambda kv: kv[1]["end"], reverse=True)]))
+        print("requests (ms after the run started): " + "; ".join(
+            f"{r['method']} {r['path']} [{r['thread']}] {fmt(r['start'] - t)}-{fmt(r['end'] - t)} {r['status']}"
+            for r in bp["requests"]))
     kv = bh["kubectl_version"]
     print(f"for comparison, kubectl version --request-timeout={dl:g}s: {kv['wall_s']:.2f}s, exit {kv['exit_code']} "
           f"({kv['stderr']}); without --request-timeout kubectl waits much longer")

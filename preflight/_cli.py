@@ -210,8 +210,13 @@ def check(
     """Can a Helm deploy succeed on this cluster right now? If not, the root cause.
 
     Checks, root causes first: api.reachable, tls.serving-cert, kubeconfig.credentials,
-    auth.identity, controlplane.leases, controlplane.apiservices, controlplane.token-controller
-    (--deep), auth.permissions, serviceaccount.token, rbac.subjects, helm.release (--release).
+    auth.identity, node.served-certs and node.restarts (--node), controlplane.leases,
+    controlplane.apiservices, controlplane.token-controller (--deep), auth.permissions,
+    serviceaccount.token, rbac.subjects, helm.release (--release).
+
+    
+    Exit codes: 0 ready (warnings allowed), 1 a check failed or could not look (or warned,
+    with --strict), 2 preflight could not run (usage or configuration error).
     """
     from ._check_command import CheckRequest, run_check
     from ._durations import parse_duration

@@ -243,3 +243,30 @@ def test_missing_namespace_is_a_one_line_error_exit_2(cluster: Any, preflight: A
     assert err.strip().splitlines()[-1].startswith("preflight: error: namespace 'does-not-exist' does not exist")
     code, _, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "-n", "does-not-exist", "--create-namespace")
     assert code == 0
+
+
+def test_ensure_token_creates_the_missing_long_lived_token_before_checking_it(cluster: Any, preflight: Any) -> None:
+    cluster.kubectl("create", "namespace", "ci-ensure")
+    cluster.kubectl("create", "serviceaccount", "-n", "ci-ensure", "jenkins")
+    argv = ("check", "--kubeconfig", str(cluster.admin_kubeconfig), "--service-account", "ci-ensure/jenkins")
+    code, findings, _ = preflight(*argv)
+    assert code == 1 and "has no long-lived token" in findings["serviceaccount.token"]["message"]
+    code, findings, _ = preflight(*argv, "--ensure-token")
+    assert code == 0 and findings["serviceaccount.token"]["outcome"] == "pass"
+    assert "jenkins-token" in cluster.kubectl("get", "secrets", "-n", "ci-ensure", "-o", "name").stdout
+
+
+def test_junit_report_of_a_failing_run_lists_every_check(breakable: Any, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from preflight._cli import main
+
+    breakable.break_("stop", "kube-scheduler")
+    junit = tmp_path / "preflight.xml"
+    breakable.wait_for(lambda: main(["check", "--kubeconfig", str(breakable.admin_kubeconfig), "-q", "--junit", str(junit), "-o", "json"]) == 1
+                       and "controlplane.leases" in junit.read_text() and 'type="fail"' in junit.read_text(),
+                       timeout=150, what="a failing JUnit report")
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and int(suite.get("failures", "0")) >= 1
+    names = {c.get("name") for c in suite.iter("testcase")}
+    assert {"api.reachable", "controlplane.leases", "auth.permissions"} <= names

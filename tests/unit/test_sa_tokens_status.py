@@ -138,7 +138,7 @@ SECRETS = [
 def test_token_status_joins_recorded_accounts_and_secrets_by_namespace_and_name() -> None:
     client = Recorded(ACCOUNTS, SECRETS)
 
-    report = token_status(client, "ci")  # type: ignore[arg-type]
+    report = token_status(client, None)  # type: ignore[arg-type]  # every namespace
 
     rows = {(a.namespace, a.name): a for a in report.accounts}
     assert list(rows) == sorted(rows)
@@ -158,19 +158,19 @@ def test_token_status_joins_recorded_accounts_and_secrets_by_namespace_and_name(
     assert stale["secrets"] == [{"name": "stale-bot-token", "filled": True, "listed": True, "uid_ok": True, "last_used": None,
                                  "invalid_since": "2026-10-01", "projected_cleanup": "deleted after 2027-10-01"}]
     assert report.requests == 2
+    assert [p for p, _ in client.paths] == ["/api/v1/serviceaccounts", "/api/v1/secrets"]
+
+
+def test_token_status_of_one_namespace_lists_there_with_the_token_type_selected_server_side() -> None:
+    client = Recorded([], [])
+    report = token_status(client, "ci")  # type: ignore[arg-type]
+    assert report.accounts == () and report.requests == 2
     assert client.paths == [("/api/v1/namespaces/ci/serviceaccounts", {}),
                             ("/api/v1/namespaces/ci/secrets", {"fieldSelector": "type=kubernetes.io/service-account-token"})]
 
 
-def test_token_status_for_every_namespace_lists_cluster_wide() -> None:
-    client = Recorded([], [])
-    report = token_status(client, None)  # type: ignore[arg-type]
-    assert report.accounts == () and report.requests == 2
-    assert [p for p, _ in client.paths] == ["/api/v1/serviceaccounts", "/api/v1/secrets"]
-
-
 def test_status_rows_never_carry_the_token() -> None:
-    report = token_status(Recorded(ACCOUNTS, SECRETS), "ci")  # type: ignore[arg-type]
+    report = token_status(Recorded(ACCOUNTS, SECRETS), None)  # type: ignore[arg-type]
     recorded_token = base64.b64encode(b"eyJhbGciOi.recorded.token").decode()
     text = repr(report) + repr([a.as_dict() for a in report.accounts])
     assert "eyJhbGciOi" not in text and recorded_token not in text
