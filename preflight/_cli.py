@@ -243,23 +243,32 @@ def check(
     return emit(run_check(request), opts)
 
 
-def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
-    """Run the CLI and return its exit code (0 ready, 1 not ready, 2 could not run)."""
+def invoke(group: click.Group, prog: str, argv: Sequence[str] | None, obj: Any = None) -> int:
+    """Run a click group; the one place expected failures become one line and an exit code.
+
+    Usage errors and ``PreflightError`` print ``<prog>: error: ...`` on stderr and return the
+    documented code; nothing else is caught, so a bug still shows its traceback."""
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="preflight", standalone_mode=False, obj=clock)
+        result = group.main(args=list(argv) if argv is not None else None, prog_name=prog, standalone_mode=False, obj=obj)
     except click.exceptions.Exit as exc:  # --help, --version
         return int(exc.exit_code)
     except click.UsageError as exc:
-        hint = f" (see 'preflight {exc.ctx.command_path.split(' ', 1)[-1]} --help')" if exc.ctx and " " in exc.ctx.command_path else ""
-        click.echo(f"preflight: error: {exc.format_message()}{hint}", err=True)
+        sub = exc.ctx.command_path.split(" ", 1)[-1] if exc.ctx and " " in exc.ctx.command_path else ""
+        hint = f" (see '{prog} {sub} --help')" if sub else ""
+        click.echo(f"{prog}: error: {exc.format_message()}{hint}", err=True)
         return EXIT_UNUSABLE
     except (click.Abort, KeyboardInterrupt):
-        click.echo("preflight: interrupted", err=True)
+        click.echo(f"{prog}: interrupted", err=True)
         return EXIT_UNUSABLE
     except PreflightError as exc:
-        click.echo(f"preflight: error: {exc}", err=True)
+        click.echo(f"{prog}: error: {exc}", err=True)
         return exc.exit_code
     return int(result) if isinstance(result, int) else 0
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    """Run the CLI and return its exit code (0 ready, 1 not ready, 2 could not run)."""
+    return invoke(cli, "preflight", argv, obj=clock)
 
 
 def run() -> None:

@@ -15,9 +15,10 @@ from typing import Any
 
 import click
 
-from preflight._errors import PreflightError
+from preflight._cli import invoke
 
 from . import __version__
+from ._names import check_namespace, check_subdomain
 
 _ctx = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -94,6 +95,9 @@ def ensure(service_account: str, namespace: str | None, create_sa: bool, secret_
 
     from ._api import ensure as do_ensure
 
+    check_subdomain(service_account, "ServiceAccount")
+    if namespace:
+        check_namespace(namespace)
     _check_paths(kubeconfig_out, token_out)
     wait = parse_duration(wait_for, name="--wait").total_seconds()
     ns = _namespace(kubeconfig, context, namespace)
@@ -152,6 +156,9 @@ def rotate(service_account: str, namespace: str | None, grace: str, wait_for: st
 
     from ._api import rotate as do_rotate
 
+    check_subdomain(service_account, "ServiceAccount")
+    if namespace:
+        check_namespace(namespace)
     _check_paths(kubeconfig_out, token_out)
     ns = _namespace(kubeconfig, context, namespace)
     grace_s = parse_duration(grace, name="--grace").total_seconds()
@@ -168,20 +175,7 @@ def rotate(service_account: str, namespace: str | None, grace: str, wait_for: st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="sa-tokens", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.UsageError as exc:
-        click.echo(f"sa-tokens: error: {exc.format_message()}", err=True)
-        return 2
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("sa-tokens: interrupted", err=True)
-        return 2
-    except PreflightError as exc:
-        click.echo(f"sa-tokens: error: {exc}", err=True)
-        return exc.exit_code
-    return int(result) if isinstance(result, int) else 0
+    return invoke(cli, "sa-tokens", argv)
 
 
 def run() -> None:

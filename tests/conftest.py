@@ -20,25 +20,22 @@ def bin_dir() -> Path:
     return build_binaries()
 
 
+def _control_plane(name: str, bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.controlplane import ControlPlane
+
+    with ControlPlane(tmp_path_factory.mktemp(name), bin_dir) as cp:
+        yield cp
+
+
 @pytest.fixture(scope="session")
 def cluster(bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A healthy control plane shared by the tests that only read it (or clean up after)."""
-    from tests.controlplane import ControlPlane
-
-    cp = ControlPlane(tmp_path_factory.mktemp("healthy"), bin_dir)
-    cp.up()
-    yield cp
-    cp.down()
+    yield from _control_plane("healthy", bin_dir, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def _breakable_session(bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tests.controlplane import ControlPlane
-
-    cp = ControlPlane(tmp_path_factory.mktemp("breakable"), bin_dir)
-    cp.up()
-    yield cp
-    cp.down()
+    yield from _control_plane("breakable", bin_dir, tmp_path_factory)
 
 
 @pytest.fixture

@@ -35,6 +35,14 @@ def kubeconfig_copy(cp: Any, path: Path, *, ca_pem: bytes | None = None, client:
     return write_kubeconfig(path, doc)
 
 
+def serviceaccount_kubeconfig(cp: Any, path: Path, namespace: str, account: str, token: str) -> Path:
+    from sa_tokens import kubeconfig_for
+
+    path.write_text(kubeconfig_for(server=cp.server, ca_pem=(cp.pki_dir / "ca.crt").read_bytes(),
+                                   namespace=namespace, account=account, token=token))
+    return path
+
+
 def cluster_ca(cp: Any) -> Issued:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -136,11 +144,7 @@ def test_kubeconfig_with_another_clusters_ca_is_told_so(cluster: Any, preflight:
 def test_serviceaccount_without_permissions_gets_a_role_that_really_fixes_it(cluster: Any, preflight: Any, tmp_path: Path) -> None:
     cluster.kubectl("create", "namespace", "team-a")
     result = ensure("team-a", "deployer", kubeconfig=str(cluster.admin_kubeconfig), create_sa=True)
-    from sa_tokens import kubeconfig_for
-
-    sa_conf = tmp_path / "deployer.conf"
-    sa_conf.write_text(kubeconfig_for(server=cluster.server, ca_pem=(cluster.pki_dir / "ca.crt").read_bytes(),
-                                      namespace="team-a", account="deployer", token=result.token))
+    sa_conf = serviceaccount_kubeconfig(cluster, tmp_path / "deployer.conf", "team-a", "deployer", result.token)
     code, findings, _ = preflight("check", "--kubeconfig", str(sa_conf))
     perms = findings["auth.permissions"]
     assert code == 1 and perms["outcome"] == "fail" and "missing" in perms["message"]
@@ -221,11 +225,7 @@ def test_rolebinding_naming_a_missing_serviceaccount_suggests_the_typo(cluster: 
 def test_a_token_invalidated_by_the_legacy_cleaner_label_gets_401_explained(cluster: Any, preflight: Any, tmp_path: Path) -> None:
     cluster.kubectl("create", "namespace", "legacy")
     result = ensure("legacy", "old-bot", kubeconfig=str(cluster.admin_kubeconfig), create_sa=True)
-    from sa_tokens import kubeconfig_for
-
-    conf = tmp_path / "old-bot.conf"
-    conf.write_text(kubeconfig_for(server=cluster.server, ca_pem=(cluster.pki_dir / "ca.crt").read_bytes(),
-                                   namespace="legacy", account="old-bot", token=result.token))
+    conf = serviceaccount_kubeconfig(cluster, tmp_path / "old-bot.conf", "legacy", "old-bot", result.token)
     cluster.kubectl("label", "secret", "-n", "legacy", result.secret, "kubernetes.io/legacy-token-invalid-since=2025-01-01")
     # kube-apiserver caches successful token authentications for a few seconds: wait for the 401.
     cluster.wait_for(lambda: cluster.kubectl("auth", "whoami", kubeconfig=conf, check=False).returncode != 0,
