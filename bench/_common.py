@@ -143,7 +143,7 @@ def other_control_planes(exclude: str | None = None) -> list[int]:
 def machine_facts(exclude: str | None = None) -> dict[str, Any]:
     load = os.getloadavg()
     return {
-        "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"),
+        "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
         "cpus": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
         "cpu_model": _cpu_model(),
@@ -284,7 +284,7 @@ class ConnectionCounter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, name="relay", daemon=True)
 
-    def __enter__(self) -> "ConnectionCounter":
+    def __enter__(self) -> ConnectionCounter:
         self._thread.start()
         return self
 
@@ -303,7 +303,7 @@ class ConnectionCounter:
         while not self._stop.is_set():
             try:
                 client, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -295,7 +294,7 @@ def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
         keys = Counter((r["method"], r["path"], r["body"]) for r in prof[-1]["requests"])
         dups = [f"{m} {p} x{n}" for (m, p, _), n in keys.items() if n > 1]
         by_path = Counter(f"{r['method']} {r['path']}" for r in prof[-1]["requests"])
-        print(f"preflight requests by path: " + ", ".join(f"{k} x{n}" if n > 1 else k for k, n in by_path.most_common()))
+        print("preflight requests by path: " + ", ".join(f"{k} x{n}" if n > 1 else k for k, n in by_path.most_common()))
         print(f"preflight: each fact fetched once: {'yes' if not dups else 'NO, repeated: ' + ', '.join(dups)}")
 
     c.section("where preflight's time goes (median of untimed profile runs, ms)")

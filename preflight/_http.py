@@ -38,7 +38,6 @@ from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
     NameResolutionError,
-    NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
     SSLError,

@@ -17,7 +17,7 @@ EXIT_FAILED = 1
 EXIT_UNUSABLE = 2
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     """pass: looked and fine. warn: fine now, act soon. fail: the deploy cannot succeed.
     skip: not applicable, or not allowed to look (a note says which).
     error: tried to look and could not (timeout, crash); we do not know."""
@@ -27,9 +27,6 @@ class Outcome(str, enum.Enum):
     FAIL = "fail"
     SKIP = "skip"
     ERROR = "error"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, kw_only=True)

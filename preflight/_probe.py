@@ -86,7 +86,7 @@ def probe_tls(
             f"connection to {where} refused: nothing listens there", step="connect", transient=True,
             fix="check that kube-apiserver runs and that the kubeconfig's port is right",
         ) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raw.close()
         raise UnreachableError(
             f"no answer from {where}: the TCP connection was not accepted in time", step="timeout", transient=True,
@@ -114,7 +114,7 @@ def probe_tls(
                 tls_version=sock.version() or "",
                 chain=_presented_chain(sock),
             )
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise UnreachableError(
             f"no answer from {where}: it accepted the connection but never answered the TLS handshake",
             step="timeout",

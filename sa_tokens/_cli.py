@@ -136,7 +136,7 @@ def status(namespace: str | None, all_namespaces: bool, output: str, kubeconfig:
                          (s.last_used or "-") if s else "-", (s.invalid_since or "-") if s else "-", (s.projected_cleanup or "-") if s else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     click.echo(f"{len(report.accounts)} ServiceAccounts, {report.requests} requests", err=True)
     return 0
 

@@ -21,7 +21,8 @@ import ssl
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
+from collections.abc import Callable
 
 from cryptography import x509
 
@@ -201,7 +202,7 @@ class ControlPlane:
         try:
             popen, starttime = procs.spawn(
                 argv, self.log_path(name), cwd=self.workdir, env=env,
-                banner=f"starting {name} at {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}")
+                banner=f"starting {name} at {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}")
         except OSError as exc:
             raise HarnessError(f"cannot start {name}: {exc}") from exc
         self._children[popen.pid] = popen
@@ -239,7 +240,7 @@ class ControlPlane:
 
     # --- up / down ------------------------------------------------------------------------
 
-    def up(self, timeout: float = 180) -> "ControlPlane":
+    def up(self, timeout: float = 180) -> ControlPlane:
         """Create PKI and kubeconfigs with kubeadm (first time), start all four components,
         return when ready (see `wait_ready`). A workdir that was `down`ed is started again
         with the same PKI, data and ports. On failure everything started is stopped again."""
@@ -326,7 +327,7 @@ class ControlPlane:
                     or any(a.endswith("controlplane/blackhole.py") for a in info.argv))
         return [p for p in procs.processes_mentioning(self._marker) if ours(p)]
 
-    def __enter__(self) -> "ControlPlane":
+    def __enter__(self) -> ControlPlane:
         return self.up()
 
     def __exit__(self, *exc) -> None:

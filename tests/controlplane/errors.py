@@ -13,7 +13,8 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
+from collections.abc import Callable
 
 T = TypeVar("T")
 

@@ -22,7 +22,8 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from . import kubeadm, pki, procs
 from .errors import HarnessError, tail
@@ -43,7 +44,7 @@ _CLIENT_CERTS = {
 }
 
 
-def expire_client_cert(cp: "ControlPlane", who: str) -> str:
+def expire_client_cert(cp: ControlPlane, who: str) -> str:
     """Re-issue the kubeconfig's client certificate already expired (same subject and usages,
     new key, signed by pki/ca) and restart the component that uses it."""
     if who not in _CLIENT_CERTS:
@@ -60,7 +61,7 @@ def expire_client_cert(cp: "ControlPlane", who: str) -> str:
             + (f"; {component} restarted with it" if component else ""))
 
 
-def renew_certificates(cp: "ControlPlane") -> list[str]:
+def renew_certificates(cp: ControlPlane) -> list[str]:
     """`kubeadm certs renew all`, then check that every certificate kubeadm renews is valid
     and newer on disk than the call. Anything kubeadm left behind is re-issued here (valid
     for a year) and named in the returned list, so a kubeadm change shows up, not a hang."""
@@ -83,7 +84,7 @@ def renew_certificates(cp: "ControlPlane") -> list[str]:
     return fallback
 
 
-def renew_without_restart(cp: "ControlPlane") -> str:
+def renew_without_restart(cp: ControlPlane) -> str:
     """What the operator did first: renew on disk, restart nothing."""
     fallback = renew_certificates(cp)
     running = [n for n in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -94,7 +95,7 @@ def renew_without_restart(cp: "ControlPlane") -> str:
             f"{', '.join(running) or 'nothing'}{note}")
 
 
-def expire_serving_cert(cp: "ControlPlane") -> str:
+def expire_serving_cert(cp: ControlPlane) -> str:
     """Re-sign pki/apiserver.crt (same key and SANs) already expired, and restart
     kube-apiserver so it serves it. Clients that verify (kubectl, KCM, scheduler) now fail
     with `x509: certificate has expired`."""
@@ -139,7 +140,7 @@ spec:
 """
 
 
-def unavailable_apiservice(cp: "ControlPlane") -> str:
+def unavailable_apiservice(cp: ControlPlane) -> str:
     cp.kubectl("apply", "-f", "-", input=_METRICS_APISERVICE, kubeconfig=cp.super_admin_kubeconfig)
 
     def unavailable() -> str | None:
@@ -157,7 +158,7 @@ def unavailable_apiservice(cp: "ControlPlane") -> str:
     return f"APIService v1beta1.metrics.k8s.io Available=False ({reason})"
 
 
-def blackhole(cp: "ControlPlane") -> str:
+def blackhole(cp: ControlPlane) -> str:
     """A listener on 127.0.0.1 that accepts connections and never answers (a hung upstream,
     like the incident's metrics-server). Returns `127.0.0.1:PORT`; `down` stops it."""
     state = cp._load()
@@ -179,7 +180,7 @@ def blackhole(cp: "ControlPlane") -> str:
     return address
 
 
-def helm_pending(cp: "ControlPlane", release: str) -> str:
+def helm_pending(cp: ControlPlane, release: str) -> str:
     """Install tests/controlplane/charts/stallable (one ConfigMap) with the real helm, then
     `helm upgrade --set stall=true`: its pre-upgrade hook Job can never complete (no kubelet),
     so helm waits; once the newest release Secret says pending-upgrade the helm process is
@@ -216,7 +217,7 @@ def helm_pending(cp: "ControlPlane", release: str) -> str:
     return f"release {release} revision {revision} left pending-upgrade (helm SIGKILLed)"
 
 
-def _newest_release(cp: "ControlPlane", release: str) -> tuple[int, str]:
+def _newest_release(cp: ControlPlane, release: str) -> tuple[int, str]:
     """(revision, status) of the newest `sh.helm.release.v1.<release>.vN` Secret."""
     result = cp.kubectl("get", "secrets", "-n", "default", "-l", f"owner=helm,name={release}",
                         "-o", "json", kubeconfig=cp.super_admin_kubeconfig)
@@ -228,7 +229,7 @@ def _newest_release(cp: "ControlPlane", release: str) -> tuple[int, str]:
 
 
 def _component_op(op: str) -> Callable[..., None]:
-    def run(cp: "ControlPlane", component: str) -> None:
+    def run(cp: ControlPlane, component: str) -> None:
         getattr(cp, op)(component)
     run.__doc__ = f"{op} a component (a NEW process for start/restart)"
     return run
@@ -248,7 +249,7 @@ KNOBS: dict[str, Callable[..., str | None]] = {
 _ARITY = {"expire-client-cert": 1, "stop": 1, "start": 1, "restart": 1, "helm-pending": 1}
 
 
-def apply(cp: "ControlPlane", knob: str, args: list[str]) -> str | None:
+def apply(cp: ControlPlane, knob: str, args: list[str]) -> str | None:
     fn = KNOBS.get(knob)
     if fn is None:
         raise HarnessError(f"unknown knob {knob!r}; one of {', '.join(KNOBS)}")

@@ -33,7 +33,7 @@ RENEWED_KUBECONFIGS = ("admin.conf", "super-admin.conf", "controller-manager.con
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def load_cert(path: Path) -> x509.Certificate:

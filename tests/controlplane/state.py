@@ -37,7 +37,7 @@ class State:
         return workdir / "state.json"
 
     @classmethod
-    def load(cls, workdir: Path) -> "State | None":
+    def load(cls, workdir: Path) -> State | None:
         try:
             raw = json.loads(cls.path(workdir).read_text())
         except FileNotFoundError:

@@ -194,7 +194,7 @@ def test_expired_controller_manager_cert_gives_unauthorized_and_a_stale_lease(in
         spec = incident.lease("kube-controller-manager")
         assert spec["renewTime"] == first["renewTime"], "the lease was renewed"
         deadline = parse_time(spec["renewTime"]) + dt.timedelta(seconds=spec["leaseDurationSeconds"] + 2)
-        return deadline < dt.datetime.now(dt.timezone.utc)
+        return deadline < dt.datetime.now(dt.UTC)
 
     incident.wait_for(expired_by_own_terms, 60, "the controller-manager lease to go stale", interval=2)
     assert parse_time(first["renewTime"]) >= parse_time(before["renewTime"])
@@ -240,7 +240,7 @@ def test_repair_restarts_everything_and_the_leases_are_renewed_again(incident):
 def test_expired_serving_cert_is_served_after_restart(incident):
     description = incident.break_("expire-serving-cert")
     served = incident.served_certificate()
-    assert served.not_valid_after_utc < dt.datetime.now(dt.timezone.utc)
+    assert served.not_valid_after_utc < dt.datetime.now(dt.UTC)
     assert f"{served.serial_number:x}" in description
     result = incident.kubectl("get", "ns", check=False)
     assert result.returncode != 0 and "certificate has expired" in result.stderr

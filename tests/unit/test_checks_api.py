@@ -1,7 +1,6 @@
 """Reachability, served certificate and identity checks on recorded facts."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import yaml

@@ -1,6 +1,6 @@
 """Node mode on recorded facts: renewed on disk but still running with the old."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from preflight._checks.node import node_restarts, node_served_certs
 from preflight._model import Outcome

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from preflight._cli import main
-from tests.pkifactory import NOW, YEAR, kubeadm_tree, kubeconfig_doc, make_ca, make_leaf, write, write_kubeconfig
+from tests.pkifactory import NOW, YEAR, kubeadm_tree, kubeconfig_doc, make_ca, make_leaf, write_kubeconfig
 
 DAY = timedelta(days=1)
 
