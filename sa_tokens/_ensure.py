@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from secrets import token_hex as random_hex
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -281,8 +282,9 @@ def ensure_token(
     reusable = [s for s in mine if _filled(s) and not (_meta(s).get("labels") or {}).get(INVALID_SINCE_LABEL)]
     created = False
     if reusable:
-        # Prefer our own deterministic name, then the newest.
-        reusable.sort(key=lambda s: (_meta(s).get("name") != secret_name, str(_meta(s).get("creationTimestamp") or "")), reverse=False)
+        # The newest wins, whatever its name: after (or during) a rotation the deterministic
+        # <sa>-token is the old one, about to be deleted.
+        reusable.sort(key=lambda s: str(_meta(s).get("creationTimestamp") or ""), reverse=True)
         secret = reusable[0]
     elif not version.at_least(1, 24) and not force_create:
         pending = [s for s in mine if not _filled(s)]
@@ -359,12 +361,16 @@ def rotate_token(
     """
     check_namespace(namespace)
     check_subdomain(name, "ServiceAccount")
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    # A timestamp for people, random hex so two rotations in one second never share a name.
+    stamp = f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{random_hex(2)}"
     e = _Ensurer(client, namespace, name, secret_name=check_subdomain(f"{name}-token-{stamp}", "Secret"), wait=wait)
     account = e.account()
     if account is None:
         raise EnsureError(f"ServiceAccount {namespace}/{name} does not exist", fix="sa-tokens ensure --create-sa first")
-    old = [s for s in e.token_secrets() if (_meta(s).get("annotations") or {}).get(SA_NAME_ANNOTATION) == name]
+    old = [
+        s for s in e.token_secrets()
+        if (_meta(s).get("annotations") or {}).get(SA_NAME_ANNOTATION) == name and _meta(s).get("name") != e.secret_name
+    ]
     started = time.monotonic()
     secret, _ = e.create_secret()
     secret = e.wait_filled(secret)

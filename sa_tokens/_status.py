@@ -21,7 +21,7 @@ from urllib.parse import quote
 from preflight._facts import INVALID_SINCE_LABEL, LAST_USED_LABEL, SA_NAME_ANNOTATION, SA_TOKEN_TYPE, SA_UID_ANNOTATION, parse_time
 from preflight._http import KubeClient
 
-__all__ = ["AccountStatus", "StatusReport", "TokenSecret", "token_status"]
+__all__ = ["AccountStatus", "StatusReport", "TokenSecret", "join_status", "token_status"]
 
 CLEANUP_PERIOD = timedelta(days=365)  # --legacy-service-account-token-clean-up-period default
 
@@ -98,6 +98,11 @@ def token_status(client: KubeClient, namespace: str | None) -> StatusReport:
     scope = f"/api/v1/namespaces/{quote(namespace)}" if namespace else "/api/v1"
     accounts = list(client.list_all(f"{scope}/serviceaccounts"))
     secrets = list(client.list_all(f"{scope}/secrets", fieldSelector=f"type={SA_TOKEN_TYPE}"))
+    return StatusReport(accounts=join_status(accounts, secrets), requests=client.stats.requests - before)
+
+
+def join_status(accounts: list[dict[str, Any]], secrets: list[dict[str, Any]]) -> tuple[AccountStatus, ...]:
+    """ServiceAccounts joined with the token Secrets that name them (pure: no I/O)."""
     by_account: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for secret in secrets:
         meta = secret.get("metadata") or {}
@@ -124,4 +129,4 @@ def token_status(client: KubeClient, namespace: str | None) -> StatusReport:
             ))
         rows.append(AccountStatus(namespace=ns, name=name, secrets=tuple(sorted(tokens, key=lambda t: t.name))))
     rows.sort(key=lambda r: (r.namespace, r.name))
-    return StatusReport(accounts=tuple(rows), requests=client.stats.requests - before)
+    return tuple(rows)

@@ -23,6 +23,7 @@ import pytest
 
 import sa_tokens
 from sa_tokens import EnsureError, kubeconfig_for
+from sa_tokens._kubeconfig_out import write_secret_file
 
 pytestmark = pytest.mark.cluster
 
@@ -78,9 +79,8 @@ def username(done: Any) -> str:
 
 
 def token_kubeconfig(cp: Any, path: Path, namespace: str, account: str, token: str) -> Path:
-    path.write_text(kubeconfig_for(server=cp.server, ca_pem=(cp.pki_dir / "ca.crt").read_bytes(),
-                                   namespace=namespace, account=account, token=token))
-    path.chmod(0o600)
+    write_secret_file(path, kubeconfig_for(server=cp.server, ca_pem=(cp.pki_dir / "ca.crt").read_bytes(),
+                                           namespace=namespace, account=account, token=token))
     return path
 
 
@@ -157,6 +157,34 @@ def test_cli_token_out_dash_prints_only_the_token_on_stdout(cluster: Any, ns: st
     assert out == token + "\n"
     assert token not in err
     assert json.loads(err)["identity"] == f"system:serviceaccount:{ns}:bot"  # the summary went to stderr
+
+
+def test_ensure_without_its_own_secret_reuses_the_newest_filled_one(cluster: Any, ns: str) -> None:
+    # As after two rotations: only timestamped Secrets exist, the older about to be deleted.
+    cluster.kubectl("create", "serviceaccount", "ci", "-n", ns)
+
+    def create_filled(name: str) -> datetime:
+        manifest = {"apiVersion": "v1", "kind": "Secret", "type": SA_TOKEN_TYPE,
+                    "metadata": {"name": name, "namespace": ns, "annotations": {SA_NAME: "ci"}}}
+        cluster.kubectl("create", "-f", "-", input=json.dumps(manifest))
+        secret = cluster.wait_for(lambda: next((s for s in token_secrets(cluster, ns, "ci")
+                                                if s["metadata"]["name"] == name and s.get("data", {}).get("token")), None),
+                                  timeout=60, what=f"the controller to fill Secret {name}")
+        return datetime.fromisoformat(secret["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+
+    older = create_filled("ci-token-b")  # the newer one sorts first by name: the order must come from the timestamps
+    client = sa_tokens.connect(kubeconfig=str(cluster.admin_kubeconfig))
+    try:  # creationTimestamp has a resolution of one second: let the API server's clock pass it
+        cluster.wait_for(lambda: client.get("/version").date > older, timeout=30, what="the API server's clock to pass a second")
+    finally:
+        client.close()
+    newer = create_filled("ci-token-a")
+    assert newer > older
+
+    result = sa_tokens.ensure(ns, "ci", kubeconfig=str(cluster.admin_kubeconfig))
+
+    assert result.secret == "ci-token-a" and not result.created
+    assert sorted(s["metadata"]["name"] for s in token_secrets(cluster, ns, "ci")) == ["ci-token-a", "ci-token-b"]
 
 
 # -- a stopped controller-manager ----------------------------------------------------------------

@@ -1,22 +1,20 @@
 """How ``status`` classifies tokens: TokenSecret.projected_cleanup and AccountStatus.kind.
 
-The last tests feed ``token_status`` ServiceAccount and Secret objects as the API server
-returns them from a LIST (recorded shapes, replayed by ``list_all``); no HTTP is involved.
+The last tests feed ``join_status`` ServiceAccount and Secret objects as the API server
+returns them from a LIST (recorded shapes); no HTTP is involved.
 The real LISTs, pagination and the request count are covered in tests/cluster.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from preflight._http import Stats
 from sa_tokens import AccountStatus, TokenSecret
-from sa_tokens._status import token_status
+from sa_tokens._status import join_status
 
 CREATED = datetime(2025, 6, 1, 12, 30, tzinfo=UTC)
 
@@ -78,7 +76,7 @@ def test_a_token_secret_not_yet_filled_is_manual_but_not_usable() -> None:
     assert (a.kind, a.usable) == ("manual", False)
 
 
-# -- token_status on recorded LIST items -----------------------------------------------------------
+# -- join_status on recorded LIST items -----------------------------------------------------------
 
 def _sa(ns: str, name: str, uid: str, listed: tuple[str, ...] = ()) -> dict[str, Any]:
     obj: dict[str, Any] = {"metadata": {"name": name, "namespace": ns, "uid": uid, "resourceVersion": "100",
@@ -103,20 +101,6 @@ def _secret(ns: str, name: str, account: str | None, uid: str | None, *, filled:
     return obj
 
 
-class Recorded:
-    """Replays recorded LIST items; counts one request per call, as one page would."""
-
-    def __init__(self, accounts: list[dict[str, Any]], secrets: list[dict[str, Any]]) -> None:
-        self.accounts, self.secrets = accounts, secrets
-        self.stats = Stats()
-        self.paths: list[tuple[str, dict[str, Any]]] = []
-
-    def list_all(self, path: str, **query: Any) -> Iterator[dict[str, Any]]:
-        self.paths.append((path, query))
-        self.stats.requests += 1
-        yield from self.accounts if path.endswith("/serviceaccounts") else self.secrets
-
-
 ACCOUNTS = [
     _sa("ci", "manual-bot", "uid-m"),
     _sa("ci", "listed-bot", "uid-l", listed=("listed-bot-token",)),
@@ -135,12 +119,8 @@ SECRETS = [
 ]
 
 
-def test_token_status_joins_recorded_accounts_and_secrets_by_namespace_and_name() -> None:
-    client = Recorded(ACCOUNTS, SECRETS)
-
-    report = token_status(client, None)  # type: ignore[arg-type]  # every namespace
-
-    rows = {(a.namespace, a.name): a for a in report.accounts}
+def test_status_joins_recorded_accounts_and_secrets_by_namespace_and_name() -> None:
+    rows = {(a.namespace, a.name): a for a in join_status(ACCOUNTS, SECRETS)}
     assert list(rows) == sorted(rows)
     assert {k: (a.kind, a.usable) for k, a in rows.items()} == {
         ("ci", "listed-bot"): ("auto", True),
@@ -157,20 +137,10 @@ def test_token_status_joins_recorded_accounts_and_secrets_by_namespace_and_name(
     stale = rows[("ci", "stale-bot")].as_dict()
     assert stale["secrets"] == [{"name": "stale-bot-token", "filled": True, "listed": True, "uid_ok": True, "last_used": None,
                                  "invalid_since": "2026-10-01", "projected_cleanup": "deleted after 2027-10-01"}]
-    assert report.requests == 2
-    assert [p for p, _ in client.paths] == ["/api/v1/serviceaccounts", "/api/v1/secrets"]
-
-
-def test_token_status_of_one_namespace_lists_there_with_the_token_type_selected_server_side() -> None:
-    client = Recorded([], [])
-    report = token_status(client, "ci")  # type: ignore[arg-type]
-    assert report.accounts == () and report.requests == 2
-    assert client.paths == [("/api/v1/namespaces/ci/serviceaccounts", {}),
-                            ("/api/v1/namespaces/ci/secrets", {"fieldSelector": "type=kubernetes.io/service-account-token"})]
 
 
 def test_status_rows_never_carry_the_token() -> None:
-    report = token_status(Recorded(ACCOUNTS, SECRETS), None)  # type: ignore[arg-type]
+    accounts = join_status(ACCOUNTS, SECRETS)
     recorded_token = base64.b64encode(b"eyJhbGciOi.recorded.token").decode()
-    text = repr(report) + repr([a.as_dict() for a in report.accounts])
+    text = repr(accounts) + repr([a.as_dict() for a in accounts])
     assert "eyJhbGciOi" not in text and recorded_token not in text
