@@ -7,7 +7,7 @@ failure in the report is the one to fix; ``Report.root_cause`` names it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -19,10 +19,11 @@ from ._checks.controlplane import controlplane_apiservices, controlplane_leases,
 from ._checks.workload import helm_release, rbac_subjects, serviceaccount_token
 from ._collectors import CheckOptions, Cleanups, build_collectors
 from ._errors import ConfigError
+from ._http import KubeClient
 from ._model import Report
 from ._node import collect_node
 from ._permissions import DEFAULT_DEPLOY, expand
-from ._runner import Check, Deadline, Facts, Policy, run_checks
+from ._runner import Check, Deadline, FactError, Facts, Policy, run_checks
 from ._target import Target
 from ._x509 import ExpiryPolicy
 
@@ -112,9 +113,10 @@ def run_check(request: CheckRequest) -> Report:
             fix="create it, pass the right -n, or add --create-namespace as you would to helm",
         )
     client = facts.get_or_error("client")
+    probed = not isinstance(facts.get_or_error("probe"), FactError)
     meta = {
         "target": {"context": target.context, "server": target.cluster.server, "namespace": target.namespace},
-        "http_requests": getattr(getattr(client, "stats", None), "requests", 0),
-        "tls_handshakes": getattr(client, "tls_handshakes", 0) + (0 if isinstance(facts.get_or_error("probe"), Exception) else 1),
+        "http_requests": client.stats.requests if isinstance(client, KubeClient) else 0,
+        "tls_handshakes": (client.tls_handshakes if isinstance(client, KubeClient) else 0) + int(probed),
     }
-    return Report(findings=report.findings, duration_ms=report.duration_ms, meta=meta)
+    return replace(report, meta=meta)

@@ -42,12 +42,13 @@ from ._facts import (
 from ._http import KubeClient
 from ._kubeconfig import decode_jwt_claims
 from ._probe import TlsProbe, probe_tls
-from ._runner import Collector, Facts
+from ._runner import Collector, Deadline, Facts
 from ._target import Target
 
 __all__ = ["CheckOptions", "Cleanups", "build_collectors", "parallel", "read_identity", "read_leases", "read_version"]
 
 LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")
+CLEANUP_SECONDS = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -319,7 +320,8 @@ def run_token_canary(client: KubeClient, namespace: str, cleanups: Cleanups, *, 
 
     def deleter(path: str) -> Callable[[], None]:
         def delete() -> None:
-            client.delete(path)
+            # Its own budget: clean-ups also run after the run's deadline is spent (or Ctrl-C).
+            client.delete(path, deadline=Deadline(CLEANUP_SECONDS))
 
         return delete
 

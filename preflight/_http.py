@@ -257,12 +257,13 @@ class KubeClient:
     def tls_handshakes(self) -> int:
         return int(self._pool.num_connections) if self.target.cluster.server.startswith("https://") else 0
 
-    def _timeout(self, read: float | None) -> urllib3.Timeout:
-        left = max(0.05, self.deadline.remaining())
+    def _timeout(self, read: float | None, deadline: Deadline) -> urllib3.Timeout:
+        left = max(0.05, deadline.remaining())
         return urllib3.Timeout(connect=min(CONNECT_TIMEOUT, left), read=min(read or left, left))
 
-    def _once(self, method: str, url: str, body: bytes | None, read: float | None, answers: frozenset[int] = frozenset()) -> Response:
-        if self.deadline.expired():
+    def _once(self, method: str, url: str, body: bytes | None, read: float | None, *,
+              deadline: Deadline, answers: frozenset[int] = frozenset()) -> Response:
+        if deadline.expired():
             raise UnreachableError(f"deadline reached before {method} {url.split('?')[0]}", step="timeout", transient=False)
         headers = dict(self._headers)
         if body is not None:
@@ -270,7 +271,7 @@ class KubeClient:
         with self.stats.lock:
             self.stats.requests += 1
         try:
-            raw = self._pool.urlopen(method, url, body=body, headers=headers, timeout=self._timeout(read), redirect=False)
+            raw = self._pool.urlopen(method, url, body=body, headers=headers, timeout=self._timeout(read, deadline), redirect=False)
         except HTTPError as exc:
             raise translate_network_error(exc, f"{self.target.cluster.server}") from None
         except OSError as exc:
@@ -293,13 +294,14 @@ class KubeClient:
         query: Mapping[str, Any] | None = None,
         body: Any = None,
         read_timeout: float | None = None,
-        retry: bool = True,
+        deadline: Deadline | None = None,
     ) -> Response:
+        """One request, retried while transient within ``deadline`` (default: the client's;
+        clean-ups pass their own, since they run when the run's deadline may be spent)."""
         url = path + ("?" + urlencode({k: v for k, v in query.items() if v is not None}) if query else "")
         payload = json.dumps(body).encode() if body is not None else None
-        if not retry:
-            return self._once(method, url, payload, read_timeout)
-        return with_retries(self.deadline, lambda: self._once(method, url, payload, read_timeout))
+        budget = deadline or self.deadline
+        return with_retries(budget, lambda: self._once(method, url, payload, read_timeout, deadline=budget))
 
     def get(self, path: str, **query: Any) -> Response:
         return self.request("GET", path, query=query or None)
@@ -308,14 +310,15 @@ class KubeClient:
         """Health endpoints answer text, and 500 with the failing checks listed: a 500 is an
         answer here, not an error to retry."""
         url = path + ("?" + urlencode(query) if query else "")
-        resp = with_retries(self.deadline, lambda: self._once("GET", url, None, None, answers=frozenset({500})))
+        resp = with_retries(self.deadline, lambda: self._once("GET", url, None, None, deadline=self.deadline, answers=frozenset({500})))
         return resp.status, str(resp.data or "")
 
     def post(self, path: str, body: Any) -> Response:
         return self.request("POST", path, body=body)
 
-    def delete(self, path: str) -> Response:
-        return self.request("DELETE", path, body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})
+    def delete(self, path: str, *, deadline: Deadline | None = None) -> Response:
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        return self.request("DELETE", path, body=body, deadline=deadline)
 
     def list_all(self, path: str, *, limit: int = 500, **query: Any) -> Iterator[dict[str, Any]]:
         """Every item of a LIST, page by page (``limit`` + ``continue``)."""
@@ -336,7 +339,7 @@ class KubeClient:
             self.stats.requests += 1
         try:
             raw = self._pool.urlopen(
-                "GET", url, headers=self._headers, timeout=self._timeout(seconds + 5), preload_content=False, redirect=False
+                "GET", url, headers=self._headers, timeout=self._timeout(seconds + 5, self.deadline), preload_content=False, redirect=False
             )
         except (HTTPError, OSError) as exc:
             raise translate_network_error(exc, self.target.cluster.server) from None

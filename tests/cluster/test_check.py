@@ -270,3 +270,23 @@ def test_junit_report_of_a_failing_run_lists_every_check(breakable: Any, tmp_pat
     assert suite is not None and int(suite.get("failures", "0")) >= 1
     names = {c.get("name") for c in suite.iter("testcase")}
     assert {"api.reachable", "controlplane.leases", "auth.permissions"} <= names
+
+
+def test_deep_canary_is_deleted_even_when_the_user_presses_ctrl_c(breakable: Any, tmp_path: Path) -> None:
+    import signal
+
+    breakable.break_("stop", "kube-controller-manager")  # so the canary stays empty and preflight waits
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "preflight"), "check", "--kubeconfig", str(breakable.admin_kubeconfig),
+                             "--deep", "--timeout", "60s", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def canaries() -> str:
+        return breakable.kubectl("get", "serviceaccounts,secrets", "-n", "default", "-o", "name").stdout
+
+    try:
+        breakable.wait_for(lambda: "preflight-canary" in canaries(), timeout=30, what="the canary to be created")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2 and "interrupted" in err and "Traceback" not in err
+    assert "preflight-canary" not in canaries()
