@@ -20,6 +20,7 @@ from ._checks.workload import helm_release, rbac_subjects, serviceaccount_token
 from ._collectors import CheckOptions, Cleanups, build_collectors
 from ._errors import ConfigError
 from ._http import KubeClient
+from ._manifests import ManifestKind
 from ._model import Report
 from ._node import collect_node
 from ._permissions import DEFAULT_DEPLOY, expand
@@ -44,6 +45,7 @@ class CheckRequest:
     create_namespace: bool = False
     node_dir: Path | None = None  # node mode: the kubeadm folder of this control-plane node
     ensure_token: bool = False
+    manifest_kinds: tuple[ManifestKind, ...] = ()
 
 
 NODE_CHECKS = (
@@ -67,7 +69,7 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False)
         table.append(Check(id="controlplane.token-controller", needs=("canary", "leases"), run=controlplane_token_controller,
                            tolerates=("canary", "leases")))
     table += [
-        Check(id="auth.permissions", needs=("access",), run=partial(auth_permissions, target)),
+        Check(id="auth.permissions", needs=("access", "discovery"), run=partial(auth_permissions, target)),
         Check(id="serviceaccount.token", needs=("service_account", "version", "leases"), run=serviceaccount_token,
               tolerates=("version", "leases")),
         Check(id="rbac.subjects", needs=("bindings",), run=rbac_subjects),
@@ -88,6 +90,7 @@ def run_check(request: CheckRequest) -> Report:
         helm_driver=request.helm_driver,
         canary_wait=min(15.0, request.timeout / 2),
         ensure_token=request.ensure_token,
+        manifest_kinds=request.manifest_kinds,
     )
     cleanups = Cleanups()
     collectors = build_collectors(target, options, cleanups)
@@ -99,7 +102,11 @@ def run_check(request: CheckRequest) -> Report:
     policy = Policy(
         now=request.now,
         expiry=request.expiry,
-        options={"service_account_explicit": request.service_account is not None, "helm_timeout_seconds": request.helm_timeout},
+        options={
+            "service_account_explicit": request.service_account is not None,
+            "helm_timeout_seconds": request.helm_timeout,
+            "deploy_groups": {k.group: True for k in request.manifest_kinds if k.group},
+        },
     )
     try:
         table = check_table(target, deep=request.deep, release=request.release, node=request.node_dir is not None)

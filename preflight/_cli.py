@@ -190,6 +190,8 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.option("--timeout", default="20s", show_default=True, help="Deadline for the whole run.")
 @click.option("--release", default="", help="The Helm release to check for a stuck pending-* state.")
 @click.option("--helm-timeout", default="5m", show_default=True, help="Your helm --timeout: a pending release younger than this is a deploy in progress.")
+@click.option("--manifests", metavar="FILE", help="Rendered manifests (helm template ... > FILE, or - for stdin): check "
+              "permissions for exactly the chart's kinds, and that the server serves them.")
 @click.option("--service-account", "service_account", metavar="NS/NAME", help="Check this ServiceAccount's token (default: the identity, when it is one).")
 @click.option("--ensure-token", is_flag=True,
               help="Create the ServiceAccount's long-lived token Secret if it has none (as 'sa-tokens ensure'), then check it.")
@@ -204,7 +206,7 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.pass_context
 def check(
     ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
-    helm_timeout: str, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
+    helm_timeout: str, manifests: str | None, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
     warn_within: str, fail_within: str, **out: Any,
 ) -> int:
     """Can a Helm deploy succeed on this cluster right now? If not, the root cause.
@@ -220,6 +222,7 @@ def check(
     """
     from ._check_command import CheckRequest, run_check
     from ._durations import parse_duration
+    from ._manifests import read_manifests
     from ._target import resolve_target
 
     opts = OutputOptions(**out)
@@ -237,6 +240,7 @@ def check(
         create_namespace=create_namespace,
         node_dir=_kubeadm_dir(node_dir),
         ensure_token=ensure_token,
+        manifest_kinds=read_manifests(manifests) if manifests else (),
     )
     if not quiet:
         click.echo(f"preflight: checking {request.target.describe()}", err=True)

@@ -41,6 +41,7 @@ from ._facts import (
 )
 from ._http import KubeClient
 from ._kubeconfig import decode_jwt_claims
+from ._manifests import DiscoveredKind, ManifestKind, permissions_for
 from ._probe import TlsProbe, probe_tls
 from ._runner import Collector, Deadline, Facts
 from ._target import Target
@@ -59,6 +60,7 @@ class CheckOptions:
     helm_driver: str = "secret"
     canary_wait: float = 15.0
     ensure_token: bool = False  # create the long-lived token Secret first (sa_tokens.ensure)
+    manifest_kinds: tuple[ManifestKind, ...] = ()  # from --manifests: permissions follow the chart
 
 
 class Cleanups:
@@ -191,17 +193,34 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
     def identity(facts: Facts) -> Identity:
         return read_identity(c(facts))
 
+    def discovery(facts: Facts) -> list[DiscoveredKind]:
+        """Resource names of the manifests' kinds: one discovery GET per group-version used."""
+        out = []
+        for api_version in sorted({k.api_version for k in options.manifest_kinds}):
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            try:
+                served = {r["kind"]: r for r in c(facts).get(path).data.get("resources") or [] if "/" not in str(r.get("name"))}
+            except NotFoundError:
+                served = {}
+            for kind in (k for k in options.manifest_kinds if k.api_version == api_version):
+                r = served.get(kind.kind)
+                out.append(DiscoveredKind(kind=kind, resource=str(r["name"]) if r else "", namespaced=bool(r.get("namespaced", True)) if r else True))
+        return out
+
     def access(facts: Facts) -> list[AccessResult]:
+        wanted = permissions_for(facts.get("discovery")) if options.manifest_kinds else list(options.permissions)
+
         def review(p: Permission) -> AccessResult:
+            where = "" if p.cluster_scoped else (p.namespace or ns)
             body = {
                 "apiVersion": "authorization.k8s.io/v1",
                 "kind": "SelfSubjectAccessReview",
-                "spec": {"resourceAttributes": {"namespace": ns, "verb": p.verb, "group": p.group, "resource": p.resource}},
+                "spec": {"resourceAttributes": {"namespace": where, "verb": p.verb, "group": p.group, "resource": p.resource}},
             }
             status = (c(facts).post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body).data or {}).get("status") or {}
             return AccessResult(permission=p, allowed=bool(status.get("allowed")), reason=str(status.get("reason") or ""))
 
-        results = parallel(review, options.permissions)
+        results = parallel(review, wanted)
         for r in results:
             if isinstance(r, Exception):
                 raise r
@@ -301,6 +320,7 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
         "livez": livez,
         "readyz": readyz,
         "identity": identity,
+        "discovery": discovery,
         "access": access,
         "leases": leases,
         "apiservices": apiservices,

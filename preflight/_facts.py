@@ -120,9 +120,12 @@ class Permission:
     resource: str
     group: str = ""
     why: str = ""
+    namespace: str = ""  # "" = the deploy's namespace
+    cluster_scoped: bool = False
 
     def __str__(self) -> str:
-        return f"{self.verb} {self.resource}{'.' + self.group if self.group else ''}"
+        where = " (cluster-wide)" if self.cluster_scoped else (f" in {self.namespace}" if self.namespace else "")
+        return f"{self.verb} {self.resource}{'.' + self.group if self.group else ''}{where}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,7 +48,8 @@ def role_yaml(namespace: str, missing: Iterable[Permission], *, name: str = "hel
     """A Role granting exactly ``missing`` in ``namespace`` (bind it with a RoleBinding)."""
     by_resource: dict[tuple[str, str], list[str]] = defaultdict(list)
     for p in missing:
-        by_resource[(p.group, p.resource)].append(p.verb)
+        if not p.cluster_scoped and p.namespace in ("", namespace):  # a Role grants only its namespace
+            by_resource[(p.group, p.resource)].append(p.verb)
     lines = [
         "apiVersion: rbac.authorization.k8s.io/v1",
         "kind: Role",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .._errors import ForbiddenError, UnauthorizedError, UnreachableError
 from .._facts import AccessResult, Identity
+from .._manifests import DiscoveredKind
 from .._kubeconfig import ContextView, decode_jwt_claims
 from .._kubeconfig_checks import judge_credentials
 from .._model import Finding, Outcome
@@ -86,14 +87,28 @@ def auth_identity(target: Target, policy: Policy, identity: Identity | FactError
     return Finding(id="auth.identity", outcome=Outcome.PASS, message=f"authenticated as {who}{groups}", evidence=evidence)
 
 
-def auth_permissions(target: Target, policy: Policy, access: list[AccessResult]) -> Finding:
+def auth_permissions(target: Target, policy: Policy, access: list[AccessResult], discovery: list[DiscoveredKind]) -> Finding:
     missing = [r.permission for r in access if not r.allowed]
+    unserved = [d.kind for d in discovery if not d.resource]
     evidence: dict[str, object] = {"namespace": target.namespace, "checked": len(access), "missing": [str(p) for p in missing]}
+    if unserved:
+        evidence["unserved"] = [f"{k.api_version} {k.kind}" for k in unserved]
+        names = ", ".join(f"{k.kind} ({k.api_version})" for k in unserved)
+        return Finding(
+            id="auth.permissions",
+            outcome=Outcome.FAIL,
+            evidence=evidence,
+            message=f"the manifests use kinds this API server does not serve: {names}; the deploy would fail on them "
+            "(an API version removed in this Kubernetes release, or a CRD not installed)",
+            remediation="move the chart to the served apiVersion (kubectl api-resources lists them), or install the CRD first",
+        )
     if not missing:
         return Finding(id="auth.permissions", outcome=Outcome.PASS, evidence=evidence,
                        message=f"allowed all {len(access)} actions a Helm deploy needs in namespace {target.namespace}")
-    role = role_yaml(target.namespace, missing)
-    evidence["role"] = role
+    evidence["role"] = role_yaml(target.namespace, missing)
+    wider = [str(p) for p in missing if p.cluster_scoped or p.namespace not in ("", target.namespace)]
+    if wider:
+        evidence["beyond_the_role"] = wider  # cluster-scoped or other namespaces: a ClusterRole or other Roles
     shown = ", ".join(str(p) for p in missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
     storage = any(p.resource == "secrets" for p in missing)
     return Finding(

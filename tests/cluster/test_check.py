@@ -290,3 +290,30 @@ def test_deep_canary_is_deleted_even_when_the_user_presses_ctrl_c(breakable: Any
         proc.kill()
     assert proc.returncode == 2 and "interrupted" in err and "Traceback" not in err
     assert "preflight-canary" not in canaries()
+
+
+def test_manifests_from_the_real_helm_template_drive_permissions_and_served_kinds(cluster: Any, preflight: Any, tmp_path: Path) -> None:
+    chart = Path(__file__).resolve().parents[1] / "controlplane" / "charts" / "stallable"
+    rendered = cluster.helm("template", "web", str(chart), "-n", "default").stdout
+    manifests = tmp_path / "rendered.yaml"
+    manifests.write_text(rendered)
+    code, findings, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "--manifests", str(manifests))
+    assert code == 0 and findings["auth.permissions"]["outcome"] == "pass"
+    assert "patch configmaps" not in findings["auth.permissions"]["evidence"]["missing"]
+    manifests.write_text(rendered + "\n---\napiVersion: apps/v1beta1\nkind: Deployment\nmetadata: {name: legacy}\n")
+    code, findings, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "--manifests", str(manifests))
+    perms = findings["auth.permissions"]
+    assert code == 1 and "Deployment (apps/v1beta1)" in perms["message"] and "does not serve" in perms["message"]
+
+
+def test_an_unavailable_apiservice_fails_the_deploy_that_uses_its_group(breakable: Any, preflight: Any, tmp_path: Path) -> None:
+    breakable.break_("unavailable-apiservice")
+    manifests = tmp_path / "rendered.yaml"
+    manifests.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+                         "apiVersion: metrics.k8s.io/v1beta1\nkind: PodMetrics\nmetadata: {name: b}\n")
+    try:
+        code, findings, _ = preflight("check", "--kubeconfig", str(breakable.admin_kubeconfig), "--manifests", str(manifests))
+        api = findings["controlplane.apiservices"]
+        assert code == 1 and api["outcome"] == "fail" and "this deploy uses metrics.k8s.io" in api["message"]
+    finally:
+        breakable.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found")

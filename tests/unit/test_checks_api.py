@@ -138,7 +138,7 @@ def test_missing_permissions_come_out_as_an_applicable_role() -> None:
         AccessResult(permission=Permission(verb="patch", resource="deployments", group="apps"), allowed=False),
         AccessResult(permission=Permission(verb="get", resource="pods"), allowed=True),
     ]
-    f = auth_permissions(target(), Policy(), results)
+    f = auth_permissions(target(), Policy(), results, [])
     assert f.outcome is Outcome.FAIL and "missing 2 of 3" in f.message and "release records" in f.message
     role = yaml.safe_load(str(f.evidence["role"]))
     assert role["kind"] == "Role" and role["metadata"]["namespace"] == "default"

@@ -1,0 +1,98 @@
+"""The kinds a deploy will create, from rendered manifests (``helm template ... > out.yaml``).
+
+Read offline: ``read_manifests`` returns one ``ManifestKind`` per distinct (apiVersion, kind,
+namespace). Mapping a kind to its REST resource needs the server's discovery documents; the
+``discovery`` collector fetches only the group-versions the manifests use, and
+``permissions_for`` turns the result into SelfSubjectAccessReview questions. A group-version
+or kind the server does not serve (a removed API version) is reported as such: Helm would
+fail on it mid-upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._errors import ConfigError
+from ._facts import Permission
+from ._permissions import HELM_STORAGE, expand
+
+__all__ = ["DiscoveredKind", "ManifestKind", "permissions_for", "read_manifests"]
+
+# What Helm 3 does to the objects of a release: create, read for the three-way merge, patch on
+# upgrade, delete when removed or rolled back.
+_VERBS = ("get", "create", "patch", "delete")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManifestKind:
+    api_version: str  # "apps/v1", "v1"
+    kind: str
+    namespace: str = ""  # set explicitly in the manifest, else the deploy's namespace
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiscoveredKind:
+    kind: ManifestKind
+    resource: str = ""  # "" when the server does not serve this kind
+    namespaced: bool = True
+
+
+def _documents(doc: Any) -> Iterable[Mapping[str, Any]]:
+    if isinstance(doc, dict):
+        if str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
+            for item in doc["items"]:
+                yield from _documents(item)
+        else:
+            yield doc
+
+
+def read_manifests(path: str) -> tuple[ManifestKind, ...]:
+    """Distinct kinds in a multi-document YAML file (``-`` reads stdin)."""
+    import sys
+
+    source = "stdin" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506
+    except OSError as exc:
+        raise ConfigError(f"cannot read manifests: {exc.strerror}", source=source) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid YAML ({type(exc).__name__})", source=source, fix="pass the output of helm template") from None
+    kinds: dict[tuple[str, str, str], ManifestKind] = {}
+    for doc in docs:
+        for obj in _documents(doc):
+            api_version, kind = obj.get("apiVersion"), obj.get("kind")
+            if not isinstance(api_version, str) or not isinstance(kind, str):
+                continue
+            namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+            kinds.setdefault((api_version, kind, namespace), ManifestKind(api_version=api_version, kind=kind, namespace=namespace))
+    if not kinds:
+        raise ConfigError("holds no Kubernetes objects", source=source, fix="pass the output of helm template")
+    return tuple(kinds.values())
+
+
+def permissions_for(discovered: Iterable[DiscoveredKind]) -> list[Permission]:
+    """What a Helm deploy of these kinds must be allowed to do, plus Helm's release storage."""
+    rows: list[tuple[str, str, tuple[str, ...], str]] = list(HELM_STORAGE)
+    extra: list[Permission] = []
+    for d in discovered:
+        if not d.resource:
+            continue
+        why = f"the chart has {d.kind.kind} ({d.kind.api_version})"
+        if d.namespaced and not d.kind.namespace:
+            rows.append((d.kind.group, d.resource, _VERBS, why))
+        else:
+            scope = d.kind.namespace if d.namespaced else ""
+            extra += [Permission(verb=v, resource=d.resource, group=d.kind.group, why=why, namespace=scope, cluster_scoped=not d.namespaced)
+                      for v in _VERBS]
+    seen = {(p.verb, p.resource, p.group, p.namespace, p.cluster_scoped) for p in expand(rows)}
+    return expand(rows) + [p for p in dict.fromkeys(extra) if (p.verb, p.resource, p.group, p.namespace, p.cluster_scoped) not in seen]
