@@ -140,6 +140,20 @@ def other_control_planes(exclude: str | None = None) -> list[int]:
     return sorted(pids)
 
 
+def code_facts() -> dict[str, Any]:
+    """Which code was measured: HEAD and whether preflight/ or sa_tokens/ had local changes."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    dirty = git("status", "--porcelain", "--", "preflight", "sa_tokens")  # "XY path" lines
+    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "?",
+            "uncommitted_changes": [line[3:] for line in dirty.splitlines() if line.strip()],
+            "bytecode_in_tree": (REPO / "preflight" / "__pycache__").is_dir()}
+
+
 def machine_facts(exclude: str | None = None) -> dict[str, Any]:
     load = os.getloadavg()
     return {
@@ -151,6 +165,7 @@ def machine_facts(exclude: str | None = None) -> dict[str, Any]:
         "python": platform.python_version(),
         "kernel": platform.release(),
         "other_kube_apiservers": len(other_control_planes(exclude)),
+        "code": code_facts(),
     }
 
 
@@ -159,8 +174,13 @@ def print_facts(facts: dict[str, Any], *, when: str = "start") -> None:
     print(f"machine ({when}): {facts['date_utc']}, {facts['cpus_usable']}/{facts['cpus']} cores ({facts['cpu_model']}), "
           f"load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, python {facts['python']}, "
           f"other kube-apiservers running: {facts['other_kube_apiservers']}")
-    if la[0] > 0.5 * (facts["cpus_usable"] or 1) or facts["other_kube_apiservers"]:
-        print("  note: the machine is busy (load or another control plane): expect noisy numbers; re-run when quiet")
+    code = facts.get("code") or {}
+    if when == "start" and code:
+        print(f"code: commit {code['commit']}" + (f", with uncommitted changes in {', '.join(code['uncommitted_changes'])}"
+                                                  if code["uncommitted_changes"] else ", clean"))
+    if la[0] > (facts["cpus_usable"] or 1) or facts["other_kube_apiservers"]:
+        print("  note: the machine is busy (load above the core count, or another control plane runs): "
+              "expect noisy numbers; re-run when quiet")
 
 
 # -- the throwaway control plane --------------------------------------------------------------
@@ -192,8 +212,9 @@ def throwaway_cluster(name: str, *, keep: bool = False) -> Iterator[Any]:
         print(f"control plane {cp.version} up at {cp.server} in {time.monotonic() - t0:.1f}s", flush=True)
         yield cp
     finally:
-        # A second Ctrl-C must not interrupt the teardown and leave processes behind.
+        # A second Ctrl-C (or SIGTERM) must not interrupt the teardown and leave processes behind.
         previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             if (cp.workdir / "state.json").exists():
                 t1 = time.monotonic()
@@ -207,6 +228,16 @@ def throwaway_cluster(name: str, *, keep: bool = False) -> Iterator[Any]:
                 print(f"kept {tmp}")
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_main(main: Any) -> None:
+    """Run a benchmark's main(); Ctrl-C/SIGTERM end it with one line (teardown already ran)."""
+    try:
+        main()
+    except KeyboardInterrupt as exc:
+        print(f"\nbench: interrupted ({str(exc) or 'Ctrl-C'}); any control plane it started was stopped and its temp dir removed",
+              file=sys.stderr)
+        sys.exit(130)
 
 
 def kubeconfig_copy(source: Path, dest: Path, *, server: str) -> Path:
@@ -229,6 +260,22 @@ def timed(argv: Sequence[str], *, input: str | None = None, timeout: float = 300
     result = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout, env=env,
                             stdin=None if input is not None else subprocess.DEVNULL)
     return time.perf_counter() - t0, result
+
+
+def python_env(*, bytecode: bool, cache: Path) -> dict[str, str]:
+    """The environment for measured runs of our Python console scripts.
+
+    bytecode=True: compiled modules are cached in ``cache`` (PYTHONPYCACHEPREFIX; an
+    untimed first run fills it), as after a `pip install`, which byte-compiles. bytecode=False: as this shell
+    may run it, with PYTHONDONTWRITEBYTECODE=1 and an editable install, so every run compiles
+    preflight's own modules from source (site-packages keep their install-time .pyc).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE")}
+    if bytecode:
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
 
 
 def kubectl_env() -> dict[str, str]:

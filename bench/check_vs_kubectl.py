@@ -10,7 +10,12 @@ plus one second."
 
 What runs, all against one throwaway control plane started here (tests/controlplane):
 
-  preflight          the console script: preflight check --kubeconfig ADMIN -o json -q
+  preflight          the console script: preflight check --kubeconfig ADMIN -o json -q, with
+                     its compiled modules cached (PYTHONPYCACHEPREFIX in the temp dir, filled by
+                     an untimed first run), as after a `pip install`, which byte-compiles
+  preflight (no .pyc) the same with PYTHONDONTWRITEBYTECODE=1 and no cache: with the editable
+                     install every run compiles preflight's own modules from source (how this
+                     development venv runs it when the shell sets PYTHONDONTWRITEBYTECODE=1)
   kubectl (cold)     the manual sequence, each command its own process, as a person or a
                      Jenkins `sh` step runs it, with a FRESH --cache-dir per sequence (a Jenkins
                      agent typically starts with no discovery cache); the first command that
@@ -42,7 +47,10 @@ import _common as c
 from preflight._permissions import DEFAULT_DEPLOY, expand
 from preflight._target import resolve_target
 
-SIDES = ("preflight", "kubectl (cold cache)", "kubectl (warm cache)")
+SIDES = ("preflight", "preflight (no .pyc)", "kubectl (cold cache)", "kubectl (warm cache)")
+PREFLIGHT_SIDES = SIDES[:2]
+KUBECTL_SIDES = SIDES[2:]
+ENVS: dict[str, dict[str, str]] = {}  # preflight side -> environment (set in main)
 
 
 # -- the two sides -----------------------------------------------------------------------------
@@ -87,8 +95,8 @@ def preflight_argv(kubeconfig: Path, *extra: str) -> list[str]:
     return [c.console_script("preflight"), "check", "--kubeconfig", str(kubeconfig), "-o", "json", "-q", *extra]
 
 
-def run_preflight(argv: list[str], *, timeout: float = 120) -> tuple[float, dict[str, Any], int]:
-    wall, res = c.timed(argv, timeout=timeout)
+def run_preflight(argv: list[str], *, timeout: float = 120, side: str = "preflight") -> tuple[float, dict[str, Any], int]:
+    wall, res = c.timed(argv, timeout=timeout, env=ENVS[side])
     try:
         doc = json.loads(res.stdout)
     except ValueError:
@@ -103,22 +111,25 @@ def compare(cp: Any, work: Path, args: Any, namespace: str) -> dict[str, Any]:
     warm_cache = work / "kubectl-cache-warm"
     pf_argv = preflight_argv(admin)
     walls: dict[str, list[float]] = {s: [] for s in SIDES}
-    groups: dict[str, list[dict[str, float]]] = {s: [] for s in SIDES[1:]}
+    groups: dict[str, list[dict[str, float]]] = {s: [] for s in KUBECTL_SIDES}
     pf_docs: list[dict[str, Any]] = []
     total = args.warmup + args.runs
+    # Fill the bytecode cache of the .pyc side once, untimed, whatever --warmup says.
+    run_preflight(pf_argv, side="preflight")
     print(f"{total} iterations ({args.warmup} warm-up), sides rotate: " + " / ".join(SIDES), flush=True)
     for i in range(total):
-        order = SIDES[i % 3:] + SIDES[:i % 3]
+        k = i % len(SIDES)
+        order = SIDES[k:] + SIDES[:k]
         line = []
         for side in order:
-            if side == "preflight":
-                wall, doc, code = run_preflight(pf_argv)
+            if side in PREFLIGHT_SIDES:
+                wall, doc, code = run_preflight(pf_argv, side=side)
                 if code != 0:
                     raise SystemExit(f"preflight check exited {code} on the healthy cluster: {json.dumps(doc)[:2000]}")
                 if i >= args.warmup:
                     pf_docs.append(doc)
             else:
-                cold = side.startswith("kubectl (cold")
+                cold = side == "kubectl (cold cache)"
                 cache = Path(tempfile.mkdtemp(prefix="kubectl-cache-cold-", dir=work)) if cold else warm_cache
                 seq = manual_sequence(cp, kubeconfig=admin, cache_dir=cache, namespace=namespace, tls_port=cp.apiserver_port)
                 wall, per_group, problems = run_manual(seq)
@@ -130,7 +141,7 @@ def compare(cp: Any, work: Path, args: Any, namespace: str) -> dict[str, Any]:
                     groups[side].append(per_group)
             if i >= args.warmup:
                 walls[side].append(wall)
-            line.append(f"{side.split(' ')[0] if side == 'preflight' else side.split('(')[1][:-1]} {wall:.2f}s")
+            line.append(f"{side} {wall:.2f}s")
         print(f"  {'warm-up' if i < args.warmup else f'run {i - args.warmup + 1:>2}'}: " + ", ".join(line), flush=True)
     return {"walls": walls, "groups": groups, "preflight_docs": pf_docs, "commands": len(manual_sequence(
         cp, kubeconfig=admin, cache_dir=warm_cache, namespace=namespace, tls_port=cp.apiserver_port))}
@@ -189,12 +200,12 @@ def _sum_importtime(stderr: str) -> dict[str, float]:
     return dict(per_pkg)
 
 
-def profile(out: Path, argv: list[str], timeout: float = 120) -> dict[str, Any] | None:
+def profile(out: Path, argv: list[str], timeout: float = 120, side: str = "preflight") -> dict[str, Any] | None:
     """One run of bench/_preflight_profile.py (preflight in a fresh interpreter, with every
     fact and request timestamped); adds the parent's view: wall, start-up and shutdown."""
     spawn = time.time()
     wall, res = c.timed([sys.executable, str(Path(__file__).with_name("_preflight_profile.py")), str(out), *argv],
-                        timeout=timeout)
+                        timeout=timeout, env=ENVS[side])
     exited = time.time()
     if not out.exists():
         print(f"  profile run failed (exit {res.returncode}): {res.stderr.strip()[-300:]}")
@@ -208,12 +219,17 @@ def breakdown(cp: Any, work: Path, args: Any) -> dict[str, Any]:
     """Where one `preflight check` spends its time (untimed against kubectl)."""
     py = sys.executable
     n = max(3, min(args.runs, 10))
-    interp = [c.timed([py, "-c", "pass"])[0] for _ in range(n)]
-    version = [c.timed([c.console_script("preflight"), "--version"])[0] for _ in range(n)]
-    profiles = [profile(work / f"profile-{i}.json", preflight_argv(cp.admin_kubeconfig)[1:]) for i in range(n)]
-    profiles = [p for p in profiles if p]
+    env = ENVS["preflight"]
+    interp = [c.timed([py, "-c", "pass"], env=env)[0] for _ in range(n)]
+    version = [c.timed([c.console_script("preflight"), "--version"], env=env)[0] for _ in range(n)]
+    profiles: dict[str, list[dict[str, Any]]] = {side: [] for side in PREFLIGHT_SIDES}
+    for i in range(n):
+        for side in PREFLIGHT_SIDES:
+            doc = profile(work / f"profile-{i}.json", preflight_argv(cp.admin_kubeconfig)[1:], side=side)
+            if doc:
+                profiles[side].append(doc)
     _, res = c.timed([py, "-X", "importtime", c.console_script("preflight"), "check", "--kubeconfig",
-                      str(cp.admin_kubeconfig), "-o", "json", "-q"])
+                      str(cp.admin_kubeconfig), "-o", "json", "-q"], env=env)
     imports = _sum_importtime(res.stderr)
     return {"interpreter_s": interp, "version_s": version, "profiles": profiles,
             "importtime_by_package_s": imports}
@@ -246,26 +262,27 @@ def blackhole(cp: Any, work: Path, args: Any) -> dict[str, Any]:
 # -- report ------------------------------------------------------------------------------------
 
 def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
+    med = statistics.median
     walls = res["compare"]["walls"]
-    pf, cold, warm = walls[SIDES[0]], walls[SIDES[1]], walls[SIDES[2]]
     c.section("wall time, process start to exit (seconds)")
     print(f"manual sequence: {res['compare']['commands']} processes ({n_perms} x auth can-i -n {namespace}, "
           "version, 2 x get lease, get apiservices, get sa, get secret, openssl)")
     print(c.table(["side", "median", "min", "max", "n"], [c.timing_row(s, walls[s]) for s in SIDES]))
-    ratio_cold = [m / p for m, p in zip(cold, pf)]
-    ratio_warm = [m / p for m, p in zip(warm, pf)]
     print()
-    print(c.table(["ratio (kubectl / preflight)", "of medians", "per-iteration min", "per-iteration max"], [
-        ["cold kubectl cache", f"{statistics.median(cold) / statistics.median(pf):.1f}x", f"{min(ratio_cold):.1f}x", f"{max(ratio_cold):.1f}x"],
-        ["warm kubectl cache", f"{statistics.median(warm) / statistics.median(pf):.1f}x", f"{min(ratio_warm):.1f}x", f"{max(ratio_warm):.1f}x"],
-    ]))
-    verdict = "MET" if statistics.median(cold) / statistics.median(pf) >= 3 and statistics.median(warm) / statistics.median(pf) >= 3 else "MISSED"
-    print(f"target >= 3x less wall time: {verdict}")
+    rows, ratios = [], []
+    for k in KUBECTL_SIDES:
+        for pside in PREFLIGHT_SIDES:
+            per = [m / q for m, q in zip(walls[k], walls[pside])]
+            ratio = med(walls[k]) / med(walls[pside])
+            ratios.append(ratio)
+            rows.append([f"{k} / {pside}", f"{ratio:.1f}x", f"{min(per):.1f}x", f"{max(per):.1f}x"])
+    print(c.table(["ratio", "of medians", "per-iteration min", "per-iteration max"], rows))
+    print(f"target >= 3x less wall time: {'MET' if min(ratios) >= 3 else 'MISSED'} (worst pairing {min(ratios):.1f}x)")
 
     c.section("manual sequence: median seconds per command group")
     rows = []
-    for group in res["compare"]["groups"][SIDES[1]][0]:
-        rows.append([group] + [f"{statistics.median(g[group] for g in res['compare']['groups'][s]):.3f}" for s in SIDES[1:]])
+    for group in res["compare"]["groups"][KUBECTL_SIDES[0]][0]:
+        rows.append([group] + [f"{med(g[group] for g in res['compare']['groups'][s]):.3f}" for s in KUBECTL_SIDES])
     print(c.table(["group", "cold cache", "warm cache"], rows))
 
     c.section("HTTP requests and TLS handshakes per run")
@@ -289,7 +306,8 @@ def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
     if cnt["kubectl_cold"]["repeated"]:
         rep = sorted(cnt["kubectl_cold"]["repeated"].items(), key=lambda kv: -kv[1])
         print("kubectl requests repeated within one sequence (cold): " + ", ".join(f"{k} x{n}" for k, n in rep[:6]))
-    prof = res["breakdown"]["profiles"]
+    b = res["breakdown"]
+    prof = b["profiles"]["preflight"]
     if prof and prof[-1]["requests"]:
         keys = Counter((r["method"], r["path"], r["body"]) for r in prof[-1]["requests"])
         dups = [f"{m} {p} x{n}" for (m, p, _), n in keys.items() if n > 1]
@@ -297,35 +315,35 @@ def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
         print("preflight requests by path: " + ", ".join(f"{k} x{n}" if n > 1 else k for k, n in by_path.most_common()))
         print(f"preflight: each fact fetched once: {'yes' if not dups else 'NO, repeated: ' + ', '.join(dups)}")
 
-    c.section("where preflight's time goes (median of untimed profile runs, ms)")
-    b = res["breakdown"]
-    med = statistics.median
-    interp = med(b["interpreter_s"])
+    c.section("where preflight's time goes (untimed profile runs, ms)")
     if prof:
-        wall = med(p["wall_s"] for p in prof)
-        startup = med(p["startup_s"] for p in prof)
-        shutdown = med(p["shutdown_s"] for p in prof)
-        cli_imp = med(p["cli_import_s"] for p in prof)
-        chk_imp = med(p["check_imports_s"] for p in prof)
-        run = med(p["run_s"] for p in prof)
+        def phases(p: dict[str, Any]) -> dict[str, float]:
+            t = p["run_started_s"]
+            first = min((r["start"] for r in p["requests"]), default=t) - t
+            last = max((r["end"] for r in p["requests"]), default=t) - t
+            ph = {
+                "interpreter start-up (venv site, editable-install finder)": p["startup_s"],
+                "import preflight CLI (click, model)": p["cli_import_s"],
+                "imports of `check` (yaml, cryptography, urllib3, tenacity, ...)": p["check_imports_s"],
+                "run: kubeconfig + target + client set-up until the first request": first,
+                "run: first request to last response (the checks' network part)": last - first,
+                "run: judging and rendering after the last response": p["run_s"] - last,
+                "interpreter shutdown after main() returned": p["shutdown_s"],
+            }
+            ph["other (spawn, gaps between phases)"] = p["wall_s"] - sum(ph.values())
+            ph["total (wall of the profile run)"] = p["wall_s"]
+            return ph
+
+        per_run = [phases(p) for p in prof]
+        nopyc = [phases(p) for p in b["profiles"]["preflight (no .pyc)"]]
+        rows = [[k, fmt(med(r[k] for r in per_run)), fmt(min(r[k] for r in per_run)), fmt(max(r[k] for r in per_run)),
+                 fmt(med(r[k] for r in nopyc)) if nopyc else "-"] for k in per_run[0]]
+        print(c.table(["phase", "median", "min", "max", "no .pyc: median"], rows))
+        print(f"({len(prof)} + {len(nopyc)} runs; medians do not add up exactly)")
         checks = med(p["summary"].get("duration_ms", 0) / 1000 for p in prof)
-        first_req = med(min(r["start"] for r in p["requests"]) - p["run_started_s"] for p in prof if p["requests"])
-        last_req = med(max(r["end"] for r in p["requests"]) - p["run_started_s"] for p in prof if p["requests"])
-        rows = [
-            ["interpreter start-up (venv site, editable-install finder)", fmt(startup)],
-            ["import preflight CLI (click, model)", fmt(cli_imp)],
-            ["imports of `check` (yaml, cryptography, urllib3, tenacity, ...)", fmt(chk_imp)],
-            ["run: kubeconfig + target + client set-up until the first request", fmt(first_req)],
-            ["run: first request to last response (the checks' network part)", fmt(last_req - first_req)],
-            ["run: judging and rendering after the last response", fmt(run - last_req)],
-            ["interpreter shutdown after main() returned", fmt(shutdown)],
-            ["unaccounted (spawn, JSON of the profile itself)", fmt(wall - startup - cli_imp - chk_imp - run - shutdown)],
-            ["total (profile run wall)", fmt(wall)],
-        ]
-        print(c.table(["phase", "ms"], rows))
-        print(f"(for reference: python -c pass {fmt(interp)} ms, preflight --version {fmt(med(b['version_s']))} ms; "
-              f"the report's summary.duration_ms "
-              f"{fmt(checks)} ms; imports still made during the run: {', '.join(prof[-1]['lazy_modules']) or 'none'})")
+        print(f"(for reference: python -c pass {fmt(med(b['interpreter_s']))} ms, preflight --version "
+              f"{fmt(med(b['version_s']))} ms; the report's summary.duration_ms {fmt(checks)} ms; "
+              f"imports still made during the run: {', '.join(prof[-1]['lazy_modules']) or 'none'})")
         facts = defaultdict(list)
         for p in prof:
             for name, t in p["facts"].items():
@@ -366,9 +384,19 @@ def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
         print(c.table(["fact", "start", "end", "took"], [
             [n, fmt(v["start"] - t), fmt(v["end"] - t), fmt(v["end"] - v["start"])]
             for n, v in sorted(bp["facts"].items(), key=lambda kv: kv[1]["end"], reverse=True)]))
-        print("requests (ms after the run started): " + "; ".join(
-            f"{r['method']} {r['path']} [{r['thread']}] {fmt(r['start'] - t)}-{fmt(r['end'] - t)} {r['status']}"
-            for r in bp["requests"]))
+        healthy_runs = res["breakdown"]["profiles"]["preflight"]
+        healthy = set(healthy_runs[-1]["facts"]) if healthy_runs else set()
+        pending = sorted(healthy - set(bp["facts"]))
+        last_fact = max(v["end"] for v in bp["facts"].values()) - t
+        print(f"last fact finished at {fmt(last_fact)} ms; main() returned at {fmt(bp['run_s'])} ms; "
+              f"facts never finished (their threads still blocked at exit): {', '.join(pending) or 'none'}")
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for r in bp["requests"]:
+            groups[(r["method"], r["path"])].append(r)
+        print("requests, ms after the run started (start-end, outcome):")
+        for (m, pth), rs in sorted(groups.items(), key=lambda kv: kv[1][0]["start"]):
+            span = f"{fmt(min(r['start'] for r in rs) - t)}-{fmt(max(r['end'] for r in rs) - t)}"
+            print(f"  {m} {pth}{f' x{len(rs)}' if len(rs) > 1 else ''}: {span} {'/'.join(sorted({r['status'] for r in rs}))}")
     kv = bh["kubectl_version"]
     print(f"for comparison, kubectl version --request-timeout={dl:g}s: {kv['wall_s']:.2f}s, exit {kv['exit_code']} "
           f"({kv['stderr']}); without --request-timeout kubectl waits much longer")
@@ -395,6 +423,10 @@ def main() -> None:
         res["kubectl"] = {"path": str(cp.bin_dir / "kubectl"), "client": json.loads(kubectl_version)["clientVersion"]["gitVersion"]}
         print(f"kubectl {res['kubectl']['client']} ({res['kubectl']['path']}); {n_perms} permissions from "
               f"preflight._permissions.DEFAULT_DEPLOY, namespace {namespace!r}")
+        ENVS["preflight"] = c.python_env(bytecode=True, cache=work / "pycache")
+        ENVS["preflight (no .pyc)"] = c.python_env(bytecode=False, cache=work / "pycache")
+        if start["code"]["bytecode_in_tree"]:
+            print("note: preflight/__pycache__ exists in the tree, so the 'no .pyc' side may still use it")
         c.section("timed runs")
         res["compare"] = compare(cp, work, args, namespace)
         c.section("untimed runs: request and handshake counts, profile, black hole")
@@ -410,4 +442,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    c.run_main(main)

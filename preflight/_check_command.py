@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ._checks.api import api_reachable, tls_serving_cert
 from ._checks.auth import auth_identity, auth_permissions, kubeconfig_credentials
-from ._checks.node import node_restarts, node_served_certs
 from ._checks.controlplane import controlplane_apiservices, controlplane_leases, controlplane_token_controller
 from ._checks.workload import helm_release, rbac_subjects, serviceaccount_token
 from ._collectors import CheckOptions, Cleanups, build_collectors
@@ -22,13 +21,12 @@ from ._errors import ConfigError
 from ._http import KubeClient
 from ._manifests import ManifestKind
 from ._model import Report
-from ._node import collect_node
 from ._permissions import DEFAULT_DEPLOY, expand
 from ._runner import Check, Deadline, FactError, Facts, Policy, run_checks
 from ._target import Target
 from ._x509 import ExpiryPolicy
 
-__all__ = ["NODE_CHECKS", "CheckRequest", "check_table", "run_check"]
+__all__ = ["CheckRequest", "check_table", "node_checks", "run_check"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,10 +46,14 @@ class CheckRequest:
     manifest_kinds: tuple[ManifestKind, ...] = ()
 
 
-NODE_CHECKS = (
-    Check(id="node.served-certs", needs=("node",), run=node_served_certs),
-    Check(id="node.restarts", needs=("node",), run=node_restarts),
-)
+def node_checks() -> tuple[Check, ...]:
+    """Node mode's checks (imported only when asked for: they read /proc and local files)."""
+    from ._checks.node import node_restarts, node_served_certs
+
+    return (
+        Check(id="node.served-certs", needs=("node",), run=node_served_certs),
+        Check(id="node.restarts", needs=("node",), run=node_restarts),
+    )
 
 
 def check_table(target: Target, *, deep: bool, release: str, node: bool = False) -> list[Check]:
@@ -61,7 +63,7 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False)
         Check(id="tls.serving-cert", needs=("probe",), run=partial(tls_serving_cert, target), tolerates=("probe",)),
         Check(id="kubeconfig.credentials", needs=(), run=partial(kubeconfig_credentials, target)),
         Check(id="auth.identity", needs=("identity",), run=partial(auth_identity, target), tolerates=("identity",)),
-        *(NODE_CHECKS if node else ()),
+        *(node_checks() if node else ()),
         Check(id="controlplane.leases", needs=("leases",), run=controlplane_leases),
         Check(id="controlplane.apiservices", needs=("apiservices",), run=controlplane_apiservices),
     ]
@@ -96,6 +98,8 @@ def run_check(request: CheckRequest) -> Report:
     collectors = build_collectors(target, options, cleanups)
     if request.node_dir is not None:
         node_dir = request.node_dir
+        from ._node import collect_node
+
         collectors["node"] = lambda facts: collect_node(node_dir, facts.deadline)
     facts = Facts(collectors, Deadline(request.timeout))
     facts.start("namespace")

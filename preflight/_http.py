@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
+import urllib3.connection
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -75,6 +76,7 @@ class Response:
 @dataclass
 class Stats:
     requests: int = 0
+    handshakes: int = 0  # completed TLS handshakes (connection attempts that failed do not count)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -239,6 +241,10 @@ class KubeClient:
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
+        # Requests wait for one of max_connections slots *before* their timeouts are computed,
+        # so a request queued behind hung ones still ends at the deadline (urllib3's own pool
+        # queue would start its timeout only after the wait).
+        self._slots = threading.BoundedSemaphore(max_connections)
         if target.cluster.server.startswith("https://"):
             self._pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
                 target.host,
@@ -250,12 +256,13 @@ class KubeClient:
                 server_hostname=target.tls_name,
                 assert_hostname=False if target.cluster.insecure else target.tls_name,
             )
+            self._pool.ConnectionCls = _counting(urllib3.connection.HTTPSConnection, self.stats)
         else:
             self._pool = urllib3.HTTPConnectionPool(target.host, target.port, maxsize=max_connections, block=True, retries=False)
 
     @property
     def tls_handshakes(self) -> int:
-        return int(self._pool.num_connections) if self.target.cluster.server.startswith("https://") else 0
+        return self.stats.handshakes
 
     def _timeout(self, read: float | None, deadline: Deadline) -> urllib3.Timeout:
         left = max(0.05, deadline.remaining())
@@ -268,14 +275,17 @@ class KubeClient:
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        with self.stats.lock:
-            self.stats.requests += 1
+        if not self._slots.acquire(timeout=deadline.remaining()):
+            raise UnreachableError(f"no answer from {self.target.cluster.server} before the deadline (all connections busy)",
+                                   step="timeout", transient=False)
         try:
+            with self.stats.lock:
+                self.stats.requests += 1
             raw = self._pool.urlopen(method, url, body=body, headers=headers, timeout=self._timeout(read, deadline), redirect=False)
-        except HTTPError as exc:
-            raise translate_network_error(exc, f"{self.target.cluster.server}") from None
-        except OSError as exc:
-            raise translate_network_error(exc, f"{self.target.cluster.server}") from None
+        except (HTTPError, OSError) as exc:
+            raise translate_network_error(exc, self.target.cluster.server) from None
+        finally:
+            self._slots.release()
         if raw.status >= 400 and raw.status not in answers:
             raise _status_error(raw.status, raw.data, url)
         data: Any = None
@@ -362,6 +372,18 @@ class KubeClient:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _counting(base: type[urllib3.connection.HTTPSConnection], stats: Stats) -> type[urllib3.connection.HTTPSConnection]:
+    """``base`` counting its completed connects (TCP + TLS) in ``stats``."""
+
+    class Counting(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            super().connect()
+            with stats.lock:
+                stats.handshakes += 1
+
+    return Counting
 
 
 def b64decode_field(value: str | None) -> bytes:

@@ -40,11 +40,11 @@ def certs_report(
     collectors: dict[str, Collector] = {"pki": lambda facts: collect_pki(root, kubelet_dir)}
     checks = pki_checks()
     if compare_served:
-        from ._check_command import NODE_CHECKS
+        from ._check_command import node_checks
         from ._node import collect_node
 
         collectors["node"] = lambda facts: collect_node(root, facts.deadline)
-        checks = [*NODE_CHECKS, *checks]  # "renewed but not restarted" is the root cause; show it first
+        checks = [*node_checks(), *checks]  # "renewed but not restarted" is the root cause; show it first
     facts = Facts(collectors, Deadline(timeout if compare_served else _OFFLINE_SECONDS))
     return run_checks(checks, facts, policy=Policy(now=now, expiry=expiry))
 

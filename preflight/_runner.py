@@ -39,8 +39,9 @@ class Deadline:
         self._end = clock() + seconds
         self.seconds = seconds
 
-    def remaining(self) -> float:
-        return max(0.0, self._end - self._clock())
+    def remaining(self, *, grace: float = 0.0) -> float:
+        """Seconds left; ``grace`` extends the end once, absolutely (not per caller)."""
+        return max(0.0, self._end + grace - self._clock())
 
     def expired(self) -> bool:
         return self.remaining() <= 0
@@ -106,7 +107,7 @@ class Facts:
         try:
             # Collectors honour the deadline themselves and then raise a precise error (e.g.
             # "accepted the connection but never answered"); wait a moment past it for that.
-            return self.start(name).result(timeout=self.deadline.remaining() + REPORT_GRACE)
+            return self.start(name).result(timeout=self.deadline.remaining(grace=REPORT_GRACE))
         except FutureTimeout:
             raise UnreachableError(
                 f"gave up collecting {name} at the {self.deadline.seconds:g}s deadline",

@@ -105,7 +105,7 @@ def ensure(service_account: str, namespace: str | None, create_sa: bool, secret_
                        secret_name=secret_name, wait=wait, force_create=force_create)
     _outputs(result, kubeconfig_out, token_out, server, ca_file, kubeconfig, context)
     line = (f"{result.identity}: token Secret {result.namespace}/{result.secret} "
-            f"{'created' if result.created else 'reused'} and verified in {result.waited_seconds:.2f}s")
+            f"{'created' if result.created else 'reused'} and verified in {result.elapsed_seconds:.2f}s")
     if output == "json":
         click.echo(json.dumps(result.summary(), indent=2), err=token_out == "-")
     else:

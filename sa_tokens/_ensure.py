@@ -60,7 +60,7 @@ class EnsureResult:
     created: bool
     identity: str
     server_version: str
-    waited_seconds: float
+    elapsed_seconds: float  # from the first request to a verified token (connecting not included)
     ca_pem: bytes = field(repr=False)
     token: str = field(repr=False)
 
@@ -73,7 +73,7 @@ class EnsureResult:
             "created": self.created,
             "identity": self.identity,
             "server_version": self.server_version,
-            "waited_seconds": round(self.waited_seconds, 3),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
         }
 
 
@@ -329,7 +329,7 @@ def ensure_token(
         created=created,
         identity=identity.username,
         server_version=version.git_version,
-        waited_seconds=time.monotonic() - started,
+        elapsed_seconds=time.monotonic() - started,
         ca_pem=b64decode_field(data.get("ca.crt")),
         token=token,
     )
@@ -381,7 +381,7 @@ def rotate_token(
         raise EnsureError(f"the new token authenticates as {identity.username or 'nobody'}; the old Secrets were kept")
     result = EnsureResult(
         namespace=namespace, service_account=name, secret=e.secret_name, created=True, identity=identity.username,
-        server_version=read_version(client).git_version, waited_seconds=time.monotonic() - started,
+        server_version=read_version(client).git_version, elapsed_seconds=time.monotonic() - started,
         ca_pem=b64decode_field(data.get("ca.crt")), token=token,
     )
     if before_delete is not None:
