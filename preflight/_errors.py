@@ -15,6 +15,10 @@ a traceback reaching the user is a bug.
         ├── ConflictError              409 (``AlreadyExists`` is ``reason == "AlreadyExists"``)
         └── ServerError                429 and 5xx (transient: the only ones we retry)
 
+Where foreign errors are translated: ``_http`` (urllib3, ssl and socket errors of HTTP requests,
+and HTTP statuses) and ``_probe`` (the raw handshake, which alone knows whether TCP was accepted
+before TLS went silent); parsers raise ``ConfigError`` themselves.
+
 What this module deliberately does not do: it never carries a response body or a request
 header into a message. API error bodies are reduced to the Status ``reason`` and a trimmed
 ``message``; both are written by the API server, never by the client, so they hold no secret.

@@ -207,6 +207,29 @@ class _Ensurer:
                                   fix=_permission_hint("watch", "secrets", self.ns)) from exc
         raise EnsureError(self.explain_timeout(), fix="fix the cause above, then run sa-tokens ensure again")
 
+    def verified(self, secret: dict[str, Any], *, created: bool, version: str, started: float) -> EnsureResult:
+        """Wait until ``secret`` is filled, then prove its token authenticates as the account."""
+        secret = self.wait_filled(secret)
+        if (_meta(secret).get("labels") or {}).get(INVALID_SINCE_LABEL):
+            raise EnsureError(f"Secret {self.ns}/{_meta(secret).get('name')} is marked invalid by the legacy token cleaner")
+        data = secret.get("data") or {}
+        token = b64decode_field(data.get("token")).decode(errors="replace")
+        identity = _whoami(self.client, token)
+        expected = f"system:serviceaccount:{self.ns}:{self.name}"
+        if identity.username != expected:
+            raise EnsureError(f"the new token authenticates as {identity.username or 'nobody'}, not {expected}")
+        return EnsureResult(
+            namespace=self.ns,
+            service_account=self.name,
+            secret=str(_meta(secret).get("name")),
+            created=created,
+            identity=identity.username,
+            server_version=version,
+            elapsed_seconds=time.monotonic() - started,
+            ca_pem=b64decode_field(data.get("ca.crt")),
+            token=token,
+        )
+
     def explain_timeout(self) -> str:
         head = f"token Secret {self.ns}/{self.secret_name} was not filled within {self.wait:g}s"
         account = self.account()
@@ -313,27 +336,7 @@ def ensure_token(
             )
         else:
             secret, created = e.create_secret()
-    secret = e.wait_filled(secret)
-    data = secret.get("data") or {}
-    token = b64decode_field(data.get("token")).decode(errors="replace")
-    if (_meta(secret).get("labels") or {}).get(INVALID_SINCE_LABEL):
-        raise EnsureError(f"Secret {namespace}/{_meta(secret).get('name')} is marked invalid by the legacy token cleaner")
-    identity = _whoami(client, token)
-    expected = f"system:serviceaccount:{namespace}:{name}"
-    if identity.username != expected:
-        raise EnsureError(f"the new token authenticates as {identity.username or 'nobody'}, not {expected}")
-    return EnsureResult(
-        namespace=namespace,
-        service_account=name,
-        secret=str(_meta(secret).get("name")),
-        created=created,
-        identity=identity.username,
-        server_version=version.git_version,
-        elapsed_seconds=time.monotonic() - started,
-        ca_pem=b64decode_field(data.get("ca.crt")),
-        token=token,
-    )
-
+    return e.verified(secret, created=created, version=version.git_version, started=started)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -373,17 +376,7 @@ def rotate_token(
     ]
     started = time.monotonic()
     secret, _ = e.create_secret()
-    secret = e.wait_filled(secret)
-    data = secret.get("data") or {}
-    token = b64decode_field(data.get("token")).decode(errors="replace")
-    identity = _whoami(client, token)
-    if identity.username != f"system:serviceaccount:{namespace}:{name}":
-        raise EnsureError(f"the new token authenticates as {identity.username or 'nobody'}; the old Secrets were kept")
-    result = EnsureResult(
-        namespace=namespace, service_account=name, secret=e.secret_name, created=True, identity=identity.username,
-        server_version=read_version(client).git_version, elapsed_seconds=time.monotonic() - started,
-        ca_pem=b64decode_field(data.get("ca.crt")), token=token,
-    )
+    result = e.verified(secret, created=True, version=read_version(client).git_version, started=started)  # raises: old ones kept
     if before_delete is not None:
         before_delete(result)
     (sleep or threading.Event().wait)(grace)
