@@ -9,6 +9,7 @@ are imported inside the commands that need them, so ``--version`` and ``--help``
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -275,6 +276,17 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     return invoke(cli, "preflight", argv, obj=clock)
 
 
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so ``finally`` clean-ups run: Jenkins aborts a build with
+    SIGTERM, and a --deep canary or a half-done report must not be left behind."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def run() -> None:
     """Console-script entry point."""
+    interrupt_on_sigterm()
     sys.exit(main())

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from preflight._cli import invoke
+from preflight._cli import interrupt_on_sigterm, invoke
 
 from . import __version__
 from ._names import check_namespace, check_subdomain
@@ -179,4 +179,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
+    interrupt_on_sigterm()
     sys.exit(main())

@@ -272,23 +272,28 @@ def test_junit_report_of_a_failing_run_lists_every_check(breakable: Any, tmp_pat
     assert {"api.reachable", "controlplane.leases", "auth.permissions"} <= names
 
 
-def test_deep_canary_is_deleted_even_when_the_user_presses_ctrl_c(breakable: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])  # Ctrl-C, and a Jenkins abort
+def test_deep_canary_is_deleted_when_the_run_is_interrupted(breakable: Any, tmp_path: Path, signum: str) -> None:
     import signal
 
     breakable.break_("stop", "kube-controller-manager")  # so the canary stays empty and preflight waits
+    # A shell that starts background jobs makes them ignore SIGINT, and children inherit that:
+    # give the child the default disposition, as a terminal would.
     proc = subprocess.Popen([str(Path(sys.executable).parent / "preflight"), "check", "--kubeconfig", str(breakable.admin_kubeconfig),
-                             "--deep", "--timeout", "60s", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             "--deep", "--timeout", "60s", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def canaries() -> str:
         return breakable.kubectl("get", "serviceaccounts,secrets", "-n", "default", "-o", "name").stdout
 
     try:
         breakable.wait_for(lambda: "preflight-canary" in canaries(), timeout=30, what="the canary to be created")
-        proc.send_signal(signal.SIGINT)
+        assert proc.poll() is None, "preflight ended before it could be interrupted"
+        proc.send_signal(getattr(signal, signum))
         _, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 2 and "interrupted" in err and "Traceback" not in err
+    assert proc.returncode == 2 and "interrupted" in err and "Traceback" not in err, err
     assert "preflight-canary" not in canaries()
 
 
