@@ -129,7 +129,7 @@ def _own_token_secret(target: Target, namespace: str, name: str) -> str:
 
 
 def read_version(client: KubeClient) -> ServerVersion:
-    resp = client.get("/version")
+    resp = client.request("GET", "/version", lane="health")
     return ServerVersion.parse(resp.data or {}, server_time=resp.date)
 
 

@@ -73,6 +73,12 @@ class Response:
             return None
 
 
+@dataclass(frozen=True)
+class _Lane:
+    pool: urllib3.HTTPConnectionPool
+    slots: threading.BoundedSemaphore
+
+
 @dataclass
 class Stats:
     requests: int = 0
@@ -241,24 +247,31 @@ class KubeClient:
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        # Requests wait for one of max_connections slots *before* their timeouts are computed,
-        # so a request queued behind hung ones still ends at the deadline (urllib3's own pool
-        # queue would start its timeout only after the wait).
-        self._slots = threading.BoundedSemaphore(max_connections)
-        if target.cluster.server.startswith("https://"):
-            self._pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+        ssl_context = ssl_context_for(target, client_cert=cert, client_key=key) if target.cluster.server.startswith("https://") else None
+        # Two lanes, each a pool with a slot per connection. A request takes a slot *before*
+        # its timeouts are computed, so one queued behind hung requests still ends at the
+        # deadline (urllib3's pool queue would start its timeout after the wait). Health probes
+        # (/version, /livez, /readyz) have their own lane: with etcd down every data read
+        # hangs, and the probes that would say "etcd failed" must not queue behind them.
+        self._lanes = {"api": self._lane(max_connections, ssl_context), "health": self._lane(1, ssl_context)}
+
+    def _lane(self, size: int, ssl_context: ssl.SSLContext | None) -> _Lane:
+        target = self.target
+        if ssl_context is None:
+            pool: urllib3.HTTPConnectionPool = urllib3.HTTPConnectionPool(target.host, target.port, maxsize=size, block=True, retries=False)
+        else:
+            pool = urllib3.HTTPSConnectionPool(
                 target.host,
                 target.port,
-                maxsize=max_connections,
+                maxsize=size,
                 block=True,
                 retries=False,
-                ssl_context=ssl_context_for(target, client_cert=cert, client_key=key),
+                ssl_context=ssl_context,
                 server_hostname=target.tls_name,
                 assert_hostname=False if target.cluster.insecure else target.tls_name,
             )
-            self._pool.ConnectionCls = _counting(urllib3.connection.HTTPSConnection, self.stats)
-        else:
-            self._pool = urllib3.HTTPConnectionPool(target.host, target.port, maxsize=max_connections, block=True, retries=False)
+            pool.ConnectionCls = _counting(urllib3.connection.HTTPSConnection, self.stats)
+        return _Lane(pool=pool, slots=threading.BoundedSemaphore(size))
 
     @property
     def tls_handshakes(self) -> int:
@@ -269,23 +282,25 @@ class KubeClient:
         return urllib3.Timeout(connect=min(CONNECT_TIMEOUT, left), read=min(read or left, left))
 
     def _once(self, method: str, url: str, body: bytes | None, read: float | None, *,
-              deadline: Deadline, answers: frozenset[int] = frozenset()) -> Response:
+              deadline: Deadline, answers: frozenset[int] = frozenset(), lane: str = "api") -> Response:
         if deadline.expired():
             raise UnreachableError(f"deadline reached before {method} {url.split('?')[0]}", step="timeout", transient=False)
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        if not self._slots.acquire(timeout=deadline.remaining()):
-            raise UnreachableError(f"no answer from {self.target.cluster.server} before the deadline (all connections busy)",
-                                   step="timeout", transient=False)
+        chosen = self._lanes[lane]
+        if not chosen.slots.acquire(timeout=deadline.remaining()):
+            raise UnreachableError(
+                f"no answer from {self.target.cluster.server} before the deadline: earlier requests to it are still unanswered",
+                step="timeout", transient=False)
         try:
             with self.stats.lock:
                 self.stats.requests += 1
-            raw = self._pool.urlopen(method, url, body=body, headers=headers, timeout=self._timeout(read, deadline), redirect=False)
+            raw = chosen.pool.urlopen(method, url, body=body, headers=headers, timeout=self._timeout(read, deadline), redirect=False)
         except (HTTPError, OSError) as exc:
             raise translate_network_error(exc, self.target.cluster.server) from None
         finally:
-            self._slots.release()
+            chosen.slots.release()
         if raw.status >= 400 and raw.status not in answers:
             raise _status_error(raw.status, raw.data, url)
         data: Any = None
@@ -305,13 +320,14 @@ class KubeClient:
         body: Any = None,
         read_timeout: float | None = None,
         deadline: Deadline | None = None,
+        lane: str = "api",
     ) -> Response:
         """One request, retried while transient within ``deadline`` (default: the client's;
         clean-ups pass their own, since they run when the run's deadline may be spent)."""
         url = path + ("?" + urlencode({k: v for k, v in query.items() if v is not None}) if query else "")
         payload = json.dumps(body).encode() if body is not None else None
         budget = deadline or self.deadline
-        return with_retries(budget, lambda: self._once(method, url, payload, read_timeout, deadline=budget))
+        return with_retries(budget, lambda: self._once(method, url, payload, read_timeout, deadline=budget, lane=lane))
 
     def get(self, path: str, **query: Any) -> Response:
         return self.request("GET", path, query=query or None)
@@ -320,7 +336,8 @@ class KubeClient:
         """Health endpoints answer text, and 500 with the failing checks listed: a 500 is an
         answer here, not an error to retry."""
         url = path + ("?" + urlencode(query) if query else "")
-        resp = with_retries(self.deadline, lambda: self._once("GET", url, None, None, deadline=self.deadline, answers=frozenset({500})))
+        resp = with_retries(self.deadline, lambda: self._once("GET", url, None, None, deadline=self.deadline,
+                                                              answers=frozenset({500}), lane="health"))
         return resp.status, str(resp.data or "")
 
     def post(self, path: str, body: Any) -> Response:
@@ -345,13 +362,17 @@ class KubeClient:
         seconds = max(1, int(min(timeout, self.deadline.remaining())))
         params = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": seconds, "allowWatchBookmarks": "false", **query}
         url = path + "?" + urlencode(params)
+        api = self._lanes["api"]
+        if not api.slots.acquire(timeout=self.deadline.remaining()):
+            raise UnreachableError(f"no connection to {self.target.cluster.server} free before the deadline", step="timeout", transient=False)
         with self.stats.lock:
             self.stats.requests += 1
         try:
-            raw = self._pool.urlopen(
+            raw = api.pool.urlopen(
                 "GET", url, headers=self._headers, timeout=self._timeout(seconds + 5, self.deadline), preload_content=False, redirect=False
             )
         except (HTTPError, OSError) as exc:
+            api.slots.release()
             raise translate_network_error(exc, self.target.cluster.server) from None
         try:
             if raw.status >= 400:
@@ -369,9 +390,11 @@ class KubeClient:
             raise translate_network_error(exc, self.target.cluster.server) from None
         finally:
             raw.release_conn()
+            api.slots.release()
 
     def close(self) -> None:
-        self._pool.close()
+        for lane in self._lanes.values():
+            lane.pool.close()
 
 
 def _counting(base: type[urllib3.connection.HTTPSConnection], stats: Stats) -> type[urllib3.connection.HTTPSConnection]:

@@ -394,10 +394,21 @@ class ControlPlane:
             "kube-scheduler": lambda: self._healthz("scheduler_port"),
         }[name]
 
+        def exit_code() -> int | None:
+            """The exit code if it ended, else None. For a child of this process Popen.poll()
+            is authoritative; /proc matching (pid, start time, argv) is the fallback for
+            processes another harness process started (seen misjudging a live apiserver)."""
+            proc = self._load().processes.get(name)
+            child = self._children.get(proc.pid) if proc and proc.pid else None
+            if child is not None:
+                return child.poll()
+            return None if self.pid(name) else -1
+
         def check() -> bool:
-            if not self.pid(name):
+            code = exit_code()
+            if code is not None:
                 text = tail(self.log_path(name), 40)
-                summary = f"{name} exited during startup (see {self.log_path(name)})"
+                summary = f"{name} exited during startup with code {code} (see {self.log_path(name)})"
                 if "address already in use" in text:
                     summary = f"{name} could not bind its port: address already in use"
                 raise HarnessError(summary, text)
