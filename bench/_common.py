@@ -106,6 +106,15 @@ def write_json(path: Path | None, doc: dict[str, Any]) -> None:
     print(f"\nwrote {path}")
 
 
+def finish(start: dict[str, Any], res: dict[str, Any], path: Path | None) -> None:
+    """The closing lines every benchmark prints: machine facts at start and end (a busy
+    machine explains odd numbers), then the raw results as JSON when asked."""
+    print()
+    print_facts(start, when="start")
+    print_facts(res["machine_end"], when="end")
+    write_json(path, res)
+
+
 def section(title: str) -> None:
     print(f"\n== {title} " + "=" * max(0, 76 - len(title)))
 

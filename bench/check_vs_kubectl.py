@@ -435,10 +435,7 @@ def main() -> None:
         res["blackhole"] = blackhole(cp, work, args)
     res["machine_end"] = c.machine_facts()
     report(res, n_perms, namespace)
-    print()
-    c.print_facts(start, when="start")
-    c.print_facts(res["machine_end"], when="end")
-    c.write_json(args.json, res)
+    c.finish(start, res, args.json)
 
 
 if __name__ == "__main__":

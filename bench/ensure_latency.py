@@ -221,10 +221,7 @@ def main() -> None:
     print(f"import sa_tokens: {import_s * 1000:.0f} ms")
     if res["watch_errors"]:
         print(f"watch restarts: {len(res['watch_errors'])} ({res['watch_errors'][0]})")
-    print()
-    c.print_facts(start, when="start")
-    c.print_facts(res["machine_end"], when="end")
-    c.write_json(args.json, res)
+    c.finish(start, res, args.json)
 
 
 if __name__ == "__main__":

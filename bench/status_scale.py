@@ -211,10 +211,7 @@ def main() -> None:
     short = [re.sub(r"continue=[^&]+", "continue=...", q) for rs in kr for q in rs]
     print("kubectl's requests: " + ", ".join(short))
     print("(kubectl get pages at --chunk-size=500 by default too; its extra requests are discovery, /api and /apis)")
-    print()
-    c.print_facts(start, when="start")
-    c.print_facts(res["machine_end"], when="end")
-    c.write_json(args.json, res)
+    c.finish(start, res, args.json)
 
 
 if __name__ == "__main__":

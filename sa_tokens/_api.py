@@ -9,7 +9,7 @@ from preflight._runner import Deadline
 from preflight._target import resolve_target
 
 from ._ensure import EnsureResult, RotateResult, ensure_token, rotate_token
-from ._names import check_namespace, check_subdomain
+from ._names import check_account, check_namespace
 from ._status import StatusReport, token_status
 
 __all__ = ["connect", "ensure", "rotate", "status"]
@@ -36,9 +36,7 @@ def ensure(
     force_create: bool = False,
 ) -> EnsureResult:
     # Names before connecting: a kubeconfig's exec credential plugin runs on connect.
-    check_namespace(namespace)
-    check_subdomain(name, "ServiceAccount")
-    check_subdomain(secret_name or f"{name}-token", "Secret")
+    check_account(namespace, name, secret_name)
     client = client or connect(kubeconfig=kubeconfig, context=context, timeout=wait + _REQUEST_BUDGET)
     return ensure_token(client, namespace, name, create_sa=create_sa, secret_name=secret_name, wait=wait, force_create=force_create)
 
@@ -62,7 +60,6 @@ def rotate(
     wait: float = 60.0,
     before_delete: Callable[[EnsureResult], None] | None = None,
 ) -> RotateResult:
-    check_namespace(namespace)
-    check_subdomain(name, "ServiceAccount")
+    check_account(namespace, name)
     client = client or connect(kubeconfig=kubeconfig, context=context, timeout=grace + wait + _REQUEST_BUDGET)
     return rotate_token(client, namespace, name, grace=grace, wait=wait, before_delete=before_delete)

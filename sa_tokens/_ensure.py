@@ -41,7 +41,7 @@ from preflight._http import KubeClient, b64decode_field
 from preflight._kubeconfig import Credentials, Material
 from preflight._target import Target
 
-from ._names import check_namespace, check_subdomain
+from ._names import check_account, check_subdomain
 
 __all__ = ["EnsureError", "EnsureResult", "RotateResult", "ensure_token", "rotate_token"]
 
@@ -280,9 +280,7 @@ def ensure_token(
     force_create: bool = False,
 ) -> EnsureResult:
     """Make sure ServiceAccount ``namespace/name`` has a filled, working long-lived token."""
-    check_namespace(namespace)
-    check_subdomain(name, "ServiceAccount")
-    secret_name = check_subdomain(secret_name or f"{name}-token", "Secret")
+    secret_name = check_account(namespace, name, secret_name)
     started = time.monotonic()
     e = _Ensurer(client, namespace, name, secret_name=secret_name, wait=wait)
     version = read_version(client)
@@ -362,8 +360,7 @@ def rotate_token(
     already running with them. ``sleep`` is injectable for tests (default: an interruptible
     wait on an Event, so Ctrl-C still works).
     """
-    check_namespace(namespace)
-    check_subdomain(name, "ServiceAccount")
+    check_account(namespace, name)
     # A timestamp for people, random hex so two rotations in one second never share a name.
     stamp = f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{random_hex(2)}"
     e = _Ensurer(client, namespace, name, secret_name=check_subdomain(f"{name}-token-{stamp}", "Secret"), wait=wait)

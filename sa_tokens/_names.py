@@ -7,7 +7,7 @@ import re
 
 from preflight._errors import ConfigError
 
-__all__ = ["check_namespace", "check_subdomain"]
+__all__ = ["check_account", "check_namespace", "check_subdomain"]
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN = re.compile(rf"{_LABEL}(\.{_LABEL})*")
@@ -29,3 +29,11 @@ def check_subdomain(name: str, what: str) -> str:
             fix="use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
         )
     return name
+
+
+def check_account(namespace: str, name: str, secret_name: str | None = None) -> str:
+    """A ServiceAccount reference and its token Secret's name (default ``<name>-token``),
+    checked together; returns the Secret name."""
+    check_namespace(namespace)
+    check_subdomain(name, "ServiceAccount")
+    return check_subdomain(secret_name or f"{name}-token", "Secret")
