@@ -88,7 +88,7 @@ class ClusterError(PreflightError):
 
 
 class UnreachableError(ClusterError):
-    """No HTTP answer. ``step`` is one of dns, connect, timeout, tls, http."""
+    """No HTTP answer. ``step`` is one of proxy, dns, connect, timeout, tls, http."""
 
     def __init__(self, message: str, *, step: str, transient: bool, fix: str = "") -> None:
         self.step = step

@@ -40,12 +40,14 @@ from urllib3.exceptions import (
     HTTPError,
     NameResolutionError,
     ProtocolError,
+    ProxyError,
     ReadTimeoutError,
     SSLError,
 )
 
 from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status
 from ._kubeconfig import ExecSpec
+from ._proxy import Proxy
 from ._retry import with_retries
 from ._runner import Deadline
 from ._target import Target
@@ -145,12 +147,27 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def translate_network_error(exc: BaseException, where: str) -> UnreachableError:
-    """Name the step that failed: dns, connect (refused), timeout (no answer), tls."""
+def translate_network_error(exc: BaseException, where: str, proxy: Proxy | None = None) -> UnreachableError:
+    """Name the step that failed: proxy, dns, connect (refused), timeout (no answer), tls."""
     chain = _cause_chain(exc)
 
     def found(*types: type[BaseException]) -> BaseException | None:
         return next((e for e in chain if isinstance(e, types)), None)
+
+    if proxy is not None and found(ProxyError):
+        # urllib3 says "Unable to connect to proxy" or "Tunnel connection failed: 407 ...".
+        detail = next((str(e) for e in chain if "Tunnel connection failed" in str(e)), "")
+        if found(ConnectionRefusedError):
+            detail = "connection refused"
+        elif found(NameResolutionError, socket.gaierror):
+            detail = "cannot resolve the proxy's name"
+        elif found(ConnectTimeoutError, TimeoutError):
+            detail = "no answer"
+        return UnreachableError(
+            f"cannot reach {where} through the {proxy.display}: {detail or type(chain[-1]).__name__}", step="proxy",
+            transient="407" not in detail and "403" not in detail,
+            fix="check the proxy (address, credentials, allowed destinations), or add the server to NO_PROXY",
+        )
 
     if found(NameResolutionError, socket.gaierror):
         gai = found(socket.gaierror)
@@ -257,21 +274,31 @@ class KubeClient:
 
     def _lane(self, size: int, ssl_context: ssl.SSLContext | None) -> _Lane:
         target = self.target
-        if ssl_context is None:
-            pool: urllib3.HTTPConnectionPool = urllib3.HTTPConnectionPool(target.host, target.port, maxsize=size, block=True, retries=False)
+        kw: dict[str, Any] = {"maxsize": size, "block": True, "retries": False}
+        if ssl_context is not None:
+            kw |= {"ssl_context": ssl_context, "server_hostname": target.tls_name,
+                   "assert_hostname": False if target.cluster.insecure else target.tls_name}
+        pool: urllib3.HTTPConnectionPool
+        if target.proxy is not None:
+            # https goes through a CONNECT tunnel (TLS end to end); plain http is forwarded,
+            # so its pool is the proxy's and requests carry absolute URLs (see _url).
+            manager = urllib3.ProxyManager(target.proxy.url, proxy_headers=target.proxy.headers(), **kw)
+            pool = manager.connection_from_host(target.host, target.port, scheme="https" if ssl_context else "http")
+        elif ssl_context is not None:
+            pool = urllib3.HTTPSConnectionPool(target.host, target.port, **kw)
         else:
-            pool = urllib3.HTTPSConnectionPool(
-                target.host,
-                target.port,
-                maxsize=size,
-                block=True,
-                retries=False,
-                ssl_context=ssl_context,
-                server_hostname=target.tls_name,
-                assert_hostname=False if target.cluster.insecure else target.tls_name,
-            )
+            pool = urllib3.HTTPConnectionPool(target.host, target.port, **kw)
+        if ssl_context is not None:
             pool.ConnectionCls = _counting(urllib3.connection.HTTPSConnection, self.stats)
         return _Lane(pool=pool, slots=threading.BoundedSemaphore(size))
+
+    def _urlopen(self, pool: urllib3.HTTPConnectionPool, method: str, url: str, **kw: Any) -> urllib3.BaseHTTPResponse:
+        if self.target.proxy is not None and not self.target.cluster.server.startswith("https://"):
+            url, kw["assert_same_host"] = self.target.cluster.server.rstrip("/") + url, False
+        return pool.urlopen(method, url, redirect=False, **kw)
+
+    def _network_error(self, exc: BaseException) -> UnreachableError:
+        return translate_network_error(exc, self.target.cluster.server, self.target.proxy)
 
     @property
     def tls_handshakes(self) -> int:
@@ -296,9 +323,9 @@ class KubeClient:
         try:
             with self.stats.lock:
                 self.stats.requests += 1
-            raw = chosen.pool.urlopen(method, url, body=body, headers=headers, timeout=self._timeout(read, deadline), redirect=False)
+            raw = self._urlopen(chosen.pool, method, url, body=body, headers=headers, timeout=self._timeout(read, deadline))
         except (HTTPError, OSError) as exc:
-            raise translate_network_error(exc, self.target.cluster.server) from None
+            raise self._network_error(exc) from None
         finally:
             chosen.slots.release()
         if raw.status >= 400 and raw.status not in answers:
@@ -368,12 +395,11 @@ class KubeClient:
         with self.stats.lock:
             self.stats.requests += 1
         try:
-            raw = api.pool.urlopen(
-                "GET", url, headers=self._headers, timeout=self._timeout(seconds + 5, self.deadline), preload_content=False, redirect=False
-            )
+            raw = self._urlopen(api.pool, "GET", url, headers=self._headers, timeout=self._timeout(seconds + 5, self.deadline),
+                                preload_content=False)
         except (HTTPError, OSError) as exc:
             api.slots.release()
-            raise translate_network_error(exc, self.target.cluster.server) from None
+            raise self._network_error(exc) from None
         try:
             if raw.status >= 400:
                 raise _status_error(raw.status, raw.read(), url)
@@ -387,7 +413,7 @@ class KubeClient:
         except (HTTPError, OSError) as exc:
             if isinstance(exc, ReadTimeoutError):
                 return
-            raise translate_network_error(exc, self.target.cluster.server) from None
+            raise self._network_error(exc) from None
         finally:
             raw.release_conn()
             api.slots.release()

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from ._errors import UnreachableError
+from ._proxy import Proxy, open_tunnel
 from ._runner import Deadline
 
 __all__ = ["TlsProbe", "probe_tls"]
@@ -35,6 +36,7 @@ class TlsProbe:
     tls_ms: float
     tls_version: str
     chain: tuple[bytes, ...]  # DER, leaf first, as presented
+    via: str = ""  # the proxy the connection went through, if any
 
 
 def _is_ip(host: str) -> bool:
@@ -56,17 +58,9 @@ def _presented_chain(sock: ssl.SSLSocket) -> tuple[bytes, ...]:
     return (leaf,) if leaf else ()
 
 
-def probe_tls(
-    host: str,
-    port: int,
-    *,
-    server_name: str,
-    deadline: Deadline,
-    client_pair: tuple[str, str] | None = None,
-) -> TlsProbe:
-    """Resolve, connect and handshake; raise ``UnreachableError`` naming the failed step."""
+def _connect_direct(host: str, port: int, deadline: Deadline) -> tuple[socket.socket, str, float]:
+    """Resolve and connect: the socket, the address connected to, and when DNS finished."""
     where = f"{host}:{port}"
-    started = time.monotonic()
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -95,6 +89,28 @@ def probe_tls(
     except OSError as exc:
         raw.close()
         raise UnreachableError(f"cannot connect to {where}: {exc.strerror}", step="connect", transient=True) from None
+    return raw, str(sockaddr[0]), resolved
+
+
+def probe_tls(
+    host: str,
+    port: int,
+    *,
+    server_name: str,
+    deadline: Deadline,
+    client_pair: tuple[str, str] | None = None,
+    proxy: Proxy | None = None,
+) -> TlsProbe:
+    """Resolve, connect (through ``proxy`` if given) and handshake; raise ``UnreachableError``
+    naming the failed step. Through a proxy, the proxy resolves the name: DNS time is zero and
+    the address is the name as given."""
+    where = f"{host}:{port}"
+    started = time.monotonic()
+    if proxy is None:
+        raw, address, resolved = _connect_direct(host, port, deadline)
+    else:
+        raw = open_tunnel(proxy, host.strip("[]"), port, min(CONNECT_TIMEOUT, max(0.05, deadline.remaining())))
+        address, resolved = host, started
     connected = time.monotonic()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -107,7 +123,8 @@ def probe_tls(
             return TlsProbe(
                 host=host,
                 port=port,
-                address=str(sockaddr[0]),
+                address=address,
+                via=proxy.display if proxy else "",
                 dns_ms=(resolved - started) * 1000,
                 connect_ms=(connected - resolved) * 1000,
                 tls_ms=(time.monotonic() - connected) * 1000,

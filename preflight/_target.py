@@ -3,7 +3,8 @@
 Precedence, as in kubectl and Helm: ``--kubeconfig`` (one file), else ``KUBECONFIG`` (a list),
 else ``~/.kube/config``; when none exists and we run in a pod, the in-cluster ServiceAccount
 (``KUBERNETES_SERVICE_HOST`` + /var/run/secrets/kubernetes.io/serviceaccount). The namespace
-is ``-n``, else the context's, else ``default`` (in a pod: the pod's namespace).
+is ``-n``, else the context's, else ``default`` (in a pod: the pod's namespace). The proxy is
+the cluster's ``proxy-url``, else ``HTTPS_PROXY``/``NO_PROXY`` as Go reads them (``_proxy``).
 
 No network I/O here: resolution reads files and refuses bad input (exit 2) before any request.
 """
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from ._errors import ConfigError
 from ._kubeconfig import ClusterEntry, Credentials, Material, default_paths, load_kubeconfig
 from ._kubeconfig_checks import validate_inline
+from ._proxy import Proxy, choose_proxy
 
 __all__ = ["IN_CLUSTER_DIR", "Target", "resolve_target"]
 
@@ -36,6 +38,7 @@ class Target:
     namespace: str
     namespace_source: str  # "flag", "context", "in-cluster" or "default"
     kubeconfig: tuple[Path, ...] = ()
+    proxy: Proxy | None = None  # as kubectl would choose it (see _proxy)
 
     @property
     def host(self) -> str:
@@ -60,16 +63,18 @@ def _in_cluster(environ: Mapping[str, str], namespace: str | None, sa_dir: Path)
     if not host or not (sa_dir / "token").exists():
         return None
     server_host = f"[{host}]" if ":" in host else host
+    server = f"https://{server_host}:{port}"
     token = Material(source=str(sa_dir / "token"), data=(sa_dir / "token").read_bytes().strip(), path=sa_dir / "token")
     ca_path = sa_dir / "ca.crt"
     ca = Material(source=str(ca_path), data=ca_path.read_bytes(), path=ca_path) if ca_path.exists() else None
     pod_ns = (sa_dir / "namespace").read_text().strip() if (sa_dir / "namespace").exists() else "default"
     return Target(
         context="in-cluster",
-        cluster=ClusterEntry(name="in-cluster", server=f"https://{server_host}:{port}", ca=ca),
+        cluster=ClusterEntry(name="in-cluster", server=server, ca=ca),
         credentials=Credentials(user="in-cluster", token=token),
         namespace=namespace or pod_ns,
         namespace_source="flag" if namespace else "in-cluster",
+        proxy=choose_proxy(server, "", environ),
     )
 
 
@@ -108,4 +113,5 @@ def resolve_target(
         namespace=ns,
         namespace_source=source,
         kubeconfig=config.paths,
+        proxy=choose_proxy(view.cluster.server, view.cluster.proxy_url, env),
     )

@@ -47,6 +47,7 @@ def _outputs(result: Any, kubeconfig_out: Path | None, token_out: str | None, se
         write_secret_file(kubeconfig_out, kubeconfig_for(
             server=server or target.cluster.server, ca_pem=ca, namespace=result.namespace,
             account=result.service_account, token=result.token, cluster=target.cluster.name,
+            **({} if server else {"tls_server_name": target.cluster.tls_server_name, "proxy_url": target.cluster.proxy_url}),
         ))
         click.echo(f"sa-tokens: wrote kubeconfig for {result.identity} to {kubeconfig_out} (mode 0600)", err=True)
     if token_out == "-":

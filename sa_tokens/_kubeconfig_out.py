@@ -12,9 +12,16 @@ import yaml
 __all__ = ["kubeconfig_for", "write_secret_file"]
 
 
-def kubeconfig_for(*, server: str, ca_pem: bytes | None, namespace: str, account: str, token: str, cluster: str = "kubernetes") -> str:
+def kubeconfig_for(*, server: str, ca_pem: bytes | None, namespace: str, account: str, token: str, cluster: str = "kubernetes",
+                   tls_server_name: str = "", proxy_url: str = "") -> str:
+    """``tls_server_name`` and ``proxy_url`` carry over from the source cluster: without them a
+    kubeconfig that reaches the API server only through a proxy, or by another name, would not work."""
     user = f"{namespace}-{account}"
     cluster_body: dict[str, object] = {"server": server}
+    if tls_server_name:
+        cluster_body["tls-server-name"] = tls_server_name
+    if proxy_url:
+        cluster_body["proxy-url"] = proxy_url
     if ca_pem:
         cluster_body["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     context = f"{user}@{cluster}"

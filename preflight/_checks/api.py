@@ -42,6 +42,8 @@ def api_reachable(policy: Policy, probe: TlsProbe | FactError, version: ServerVe
         "connect_ms": round(probe.connect_ms, 1),
         "tls_ms": round(probe.tls_ms, 1),
     }
+    if probe.via:
+        evidence["via"] = probe.via
     if isinstance(version, FactError):
         err = version.error
         if isinstance(err, UnauthorizedError):
@@ -80,7 +82,7 @@ def api_reachable(policy: Policy, probe: TlsProbe | FactError, version: ServerVe
             evidence={**evidence, "failing": sorted({n for h in failing for n in h.failing})},
         )
     outcome = Outcome.PASS
-    message = f"{version.git_version} at {probe.address}:{probe.port}, healthy (/livez, /readyz)"
+    message = f"{version.git_version} at {probe.address}:{probe.port}" + (f" via {probe.via}" if probe.via else "") + ", healthy (/livez, /readyz)"
     if skew is not None and abs(skew) > CLOCK_SKEW_WARN:
         outcome = worst(outcome, Outcome.WARN)
         message += f"; this machine's clock is {abs(skew):.0f}s {'ahead of' if skew > 0 else 'behind'} the API server's"

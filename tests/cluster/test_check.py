@@ -322,3 +322,29 @@ def test_an_unavailable_apiservice_fails_the_deploy_that_uses_its_group(breakabl
         assert code == 1 and api["outcome"] == "fail" and "this deploy uses metrics.k8s.io" in api["message"]
     finally:
         breakable.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found")
+
+
+def test_check_through_the_kubeconfigs_proxy_url_tunnels_every_connection(cluster: Any, preflight: Any, tmp_path: Path) -> None:
+    from tests.connect_proxy import connect_proxy
+
+    with connect_proxy(user="ci", password="pr0xy-pw") as (url, log):
+        path = kubeconfig_copy(cluster, tmp_path / "config")
+        doc = yaml.safe_load(path.read_text())
+        doc["clusters"][0]["cluster"]["proxy-url"] = url.replace("http://", "http://ci:pr0xy-pw@")
+        write_kubeconfig(path, doc)
+        code, findings, err = preflight("check", "--kubeconfig", str(path))
+    assert code == 0, findings
+    reachable = findings["api.reachable"]
+    assert reachable["evidence"]["via"] == f"proxy {url} (from proxy-url)" and url in reachable["message"]
+    authority = cluster.server.removeprefix("https://")
+    # The raw probe and the client's pooled connections, all tunnelled, all authenticated.
+    assert len(log.connects) >= 2 and set(log.connects) == {authority}
+    assert len(log.authorizations) == len(log.connects)
+    assert "pr0xy-pw" not in json.dumps(findings) + err
+
+
+def test_https_proxy_in_the_environment_is_ignored_for_a_loopback_server_as_kubectl_does(
+        cluster: Any, preflight: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    code, findings, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig))
+    assert code == 0 and "via" not in findings["api.reachable"]["evidence"], findings["api.reachable"]

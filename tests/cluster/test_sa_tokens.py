@@ -147,6 +147,29 @@ def test_cli_kubeconfig_out_writes_a_0600_kubeconfig_that_the_real_kubectl_authe
     assert [p.name for p in tmp_path.iterdir()] == [out_file.name]  # no temporary file left behind
 
 
+def test_kubeconfig_out_keeps_the_source_clusters_proxy_url_and_the_real_kubectl_uses_it(
+        cluster: Any, ns: str, sa_tokens_cli: Cli, tmp_path: Path) -> None:
+    import yaml
+
+    from tests.connect_proxy import connect_proxy
+
+    with connect_proxy() as (url, log):
+        source = yaml.safe_load(cluster.admin_kubeconfig.read_text())
+        source["clusters"][0]["cluster"]["proxy-url"] = url
+        source_file, out_file = tmp_path / "admin.conf", tmp_path / "deployer.kubeconfig"
+        write_secret_file(source_file, yaml.safe_dump(source))
+
+        code, _, err = sa_tokens_cli("ensure", "deployer", "-n", ns, "--create-sa", "--kubeconfig", str(source_file),
+                                     "--kubeconfig-out", str(out_file))
+        assert code == 0, err
+        tunnels_by_sa_tokens = len(log.connects)
+        assert yaml.safe_load(out_file.read_text())["clusters"][0]["cluster"]["proxy-url"] == url
+        assert username(whoami(cluster, out_file)) == f"system:serviceaccount:{ns}:deployer"
+    authority = cluster.server.removeprefix("https://")
+    assert tunnels_by_sa_tokens >= 1 and len(log.connects) > tunnels_by_sa_tokens  # kubectl went through it too
+    assert set(log.connects) == {authority}
+
+
 def test_cli_token_out_dash_prints_only_the_token_on_stdout(cluster: Any, ns: str, sa_tokens_cli: Cli) -> None:
     code, out, err = sa_tokens_cli("ensure", "bot", "-n", ns, "--create-sa", "--kubeconfig", str(cluster.admin_kubeconfig),
                                    "--token-out", "-", "-o", "json")

@@ -64,6 +64,17 @@ def test_kubeconfig_for_is_read_by_the_projects_own_kubeconfig_loader(tmp_path: 
     assert target.credentials.token is not None and target.credentials.token.require().decode() == TOKEN
 
 
+def test_kubeconfig_for_carries_the_proxy_url_and_tls_server_name_it_is_given(tmp_path: Path) -> None:
+    from preflight._target import resolve_target
+
+    path = tmp_path / "ci.conf"
+    write_secret_file(path, kubeconfig_for(server="https://10.0.0.1:6443", ca_pem=None, namespace="ci", account="jenkins", token=TOKEN,
+                                           tls_server_name="api.internal", proxy_url="http://proxy.corp:3128"))
+    target = resolve_target(kubeconfig=str(path), environ={})
+    assert (target.cluster.tls_server_name, target.cluster.proxy_url) == ("api.internal", "http://proxy.corp:3128")
+    assert target.proxy is not None and target.proxy.display == "proxy http://proxy.corp:3128 (from proxy-url)"
+
+
 @pytest.mark.usefixtures("permissive_umask")
 def test_write_secret_file_creates_the_file_0600_even_with_a_permissive_umask(tmp_path: Path) -> None:
     path = tmp_path / "token"

@@ -1,0 +1,189 @@
+"""Which HTTP proxy reaches the API server, chosen as kubectl chooses it, and a CONNECT tunnel.
+
+kubectl (client-go) uses a cluster's ``proxy-url`` for every request when the kubeconfig sets
+one; otherwise Go's ``http.ProxyFromEnvironment``: ``HTTPS_PROXY`` for https servers,
+``HTTP_PROXY`` for http ones, minus ``NO_PROXY``, and never for ``localhost`` or a loopback
+address (golang.org/x/net/http/httpproxy, ``useProxy``). A gate that ignored the proxy a CI
+agent needs would report "unreachable" for a cluster kubectl reaches, so we follow the same
+rules. Only ``http://`` proxies (HTTP CONNECT) are supported; ``https://`` and ``socks5://``
+proxies are refused with a clear error rather than silently bypassed.
+
+Secrets: a proxy URL may carry ``user:password``; it goes only into the Proxy-Authorization
+header, and ``Proxy.display`` (the URL without it) is what messages show.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from ._errors import ConfigError, UnreachableError
+
+__all__ = ["Proxy", "choose_proxy", "open_tunnel"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Proxy:
+    host: str
+    port: int
+    source: str  # "proxy-url" (the kubeconfig's cluster) or the environment variable's name
+    authorization: str = field(default="", repr=False)  # a Proxy-Authorization header value
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def display(self) -> str:
+        return f"proxy {self.url} (from {self.source})"
+
+    def headers(self) -> dict[str, str]:
+        return {"Proxy-Authorization": self.authorization} if self.authorization else {}
+
+
+def _parse(raw: str, source: str) -> Proxy:
+    # Go prepends "http://" to a value without a scheme (httpproxy.parseProxy); so do we.
+    parts = urlsplit(raw if "://" in raw else f"http://{raw}")
+    if parts.scheme != "http":
+        raise ConfigError(
+            f"{source} is a {parts.scheme}:// proxy; preflight supports only http:// (HTTP CONNECT) proxies",
+            fix="use the proxy's http:// address, or run preflight where the API server is reachable directly",
+        )
+    try:
+        port = parts.port or 80
+    except ValueError:
+        port = -1
+    if not parts.hostname or port <= 0:
+        raise ConfigError(f"{source} is not a usable proxy address (it needs http://HOST[:PORT])")
+    auth = ""
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        auth = "Basic " + base64.b64encode(pair.encode()).decode()
+    return Proxy(host=parts.hostname, port=port, source=source, authorization=auth)
+
+
+def _first(environ: Mapping[str, str], *names: str) -> tuple[str, str]:
+    return next(((n, environ[n]) for n in names if environ.get(n)), ("", ""))
+
+
+def _exempt(host: str, port: int, no_proxy: str) -> bool:
+    """Go's httpproxy rules: loopback is never proxied; NO_PROXY lists "*", IPs, CIDRs and
+    domains ("foo.com" matches it and its subdomains, ".foo.com" only subdomains), each with
+    an optional port."""
+    host = host.strip("[]").lower()
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if host == "localhost" or (ip is not None and ip.is_loopback):
+        return True
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "/" in entry:
+            try:
+                if ip is not None and ip in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name, want_port = entry, ""
+        if entry.startswith("["):
+            name, _, rest = entry[1:].partition("]")
+            want_port = rest.removeprefix(":")
+        elif entry.count(":") == 1:
+            name, want_port = entry.split(":")
+        if want_port and want_port != str(port):
+            continue
+        try:
+            listed: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(name)
+        except ValueError:
+            listed = None
+        if listed is not None:
+            if ip == listed:
+                return True
+        elif ip is None and name:
+            name = name.removeprefix("*")
+            if host.endswith(name if name.startswith(".") else f".{name}") or host == name:
+                return True
+    return False
+
+
+def choose_proxy(server: str, proxy_url: str, environ: Mapping[str, str]) -> Proxy | None:
+    """The proxy kubectl would use for ``server``, or None for a direct connection."""
+    if proxy_url:
+        return _parse(proxy_url, "proxy-url")
+    parts = urlsplit(server)
+    names = ("HTTPS_PROXY", "https_proxy") if parts.scheme == "https" else ("HTTP_PROXY", "http_proxy")
+    name, value = _first(environ, *names)
+    if not value:
+        return None
+    _, no_proxy = _first(environ, "NO_PROXY", "no_proxy")
+    if _exempt(parts.hostname or "", parts.port or _DEFAULT_PORTS.get(parts.scheme, 443), no_proxy):
+        return None
+    return _parse(value, name)
+
+
+def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to ``host:port`` through ``proxy`` (HTTP CONNECT), ready for TLS."""
+    try:
+        sock = socket.create_connection((proxy.host, proxy.port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise UnreachableError(f"DNS: cannot resolve the {proxy.display} ({exc.strerror})", step="proxy", transient=False,
+                               fix="check the proxy address") from None
+    except ConnectionRefusedError:
+        raise UnreachableError(f"connection to the {proxy.display} refused", step="proxy", transient=True,
+                               fix="check the proxy address, or that the proxy runs") from None
+    except TimeoutError:
+        raise UnreachableError(f"no answer from the {proxy.display}", step="proxy", transient=True,
+                               fix="check the proxy address and that this machine may reach it") from None
+    except OSError as exc:
+        raise UnreachableError(f"cannot connect to the {proxy.display}: {exc.strerror}", step="proxy", transient=True) from None
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}", *(f"{k}: {v}" for k, v in proxy.headers().items())]
+    try:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = _read_head(sock)
+    except TimeoutError:
+        sock.close()
+        raise UnreachableError(f"the {proxy.display} accepted the connection but did not answer CONNECT {authority}",
+                               step="proxy", transient=True) from None
+    except OSError as exc:
+        sock.close()
+        raise UnreachableError(f"the {proxy.display} dropped the connection during CONNECT {authority}: {exc}",
+                               step="proxy", transient=True) from None
+    status_line = head.split("\r\n", 1)[0]
+    fields = status_line.split(" ", 2)
+    if len(fields) < 2 or fields[1] != "200":
+        sock.close()
+        code = fields[1] if len(fields) > 1 else "?"
+        fix = {
+            "407": "the proxy wants credentials: put them in the proxy URL (http://user:password@host:port)",
+            "403": "the proxy does not allow this destination: ask for it to be allowed, or add the server to NO_PROXY",
+        }.get(code, f"the proxy could not reach {authority}: check the server address and that the API server runs")
+        raise UnreachableError(f"the {proxy.display} refused the tunnel to {authority}: {status_line[:120]}", step="proxy",
+                               transient=code in ("502", "503", "504"), fix=fix)
+    return sock
+
+
+def _read_head(sock: socket.socket, limit: int = 16384) -> str:
+    """The proxy's response head, read a byte at a time so that no byte of the tunnel is
+    consumed with it."""
+    data = bytearray()
+    while not data.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionResetError("closed before the end of the response head")
+        data += chunk
+        if len(data) > limit:
+            raise ConnectionResetError("response head too long")
+    return data.decode("latin-1")
