@@ -279,11 +279,9 @@ class KubeClient:
             kw |= {"ssl_context": ssl_context, "server_hostname": target.tls_name,
                    "assert_hostname": False if target.cluster.insecure else target.tls_name}
         pool: urllib3.HTTPConnectionPool
-        if target.proxy is not None:
-            # https goes through a CONNECT tunnel (TLS end to end); plain http is forwarded,
-            # so its pool is the proxy's and requests carry absolute URLs (see _url).
+        if target.proxy is not None:  # always https (_proxy refuses the rest): a CONNECT tunnel, TLS end to end
             manager = urllib3.ProxyManager(target.proxy.url, proxy_headers=target.proxy.headers(), **kw)
-            pool = manager.connection_from_host(target.host, target.port, scheme="https" if ssl_context else "http")
+            pool = manager.connection_from_host(target.host, target.port, scheme="https")
         elif ssl_context is not None:
             pool = urllib3.HTTPSConnectionPool(target.host, target.port, **kw)
         else:
@@ -291,11 +289,6 @@ class KubeClient:
         if ssl_context is not None:
             pool.ConnectionCls = _counting(urllib3.connection.HTTPSConnection, self.stats)
         return _Lane(pool=pool, slots=threading.BoundedSemaphore(size))
-
-    def _urlopen(self, pool: urllib3.HTTPConnectionPool, method: str, url: str, **kw: Any) -> urllib3.BaseHTTPResponse:
-        if self.target.proxy is not None and not self.target.cluster.server.startswith("https://"):
-            url, kw["assert_same_host"] = self.target.cluster.server.rstrip("/") + url, False
-        return pool.urlopen(method, url, redirect=False, **kw)
 
     def _network_error(self, exc: BaseException) -> UnreachableError:
         return translate_network_error(exc, self.target.cluster.server, self.target.proxy)
@@ -323,7 +316,7 @@ class KubeClient:
         try:
             with self.stats.lock:
                 self.stats.requests += 1
-            raw = self._urlopen(chosen.pool, method, url, body=body, headers=headers, timeout=self._timeout(read, deadline))
+            raw = chosen.pool.urlopen(method, url, body=body, headers=headers, timeout=self._timeout(read, deadline), redirect=False)
         except (HTTPError, OSError) as exc:
             raise self._network_error(exc) from None
         finally:
@@ -395,8 +388,9 @@ class KubeClient:
         with self.stats.lock:
             self.stats.requests += 1
         try:
-            raw = self._urlopen(api.pool, "GET", url, headers=self._headers, timeout=self._timeout(seconds + 5, self.deadline),
-                                preload_content=False)
+            raw = api.pool.urlopen(
+                "GET", url, headers=self._headers, timeout=self._timeout(seconds + 5, self.deadline), preload_content=False, redirect=False
+            )
         except (HTTPError, OSError) as exc:
             api.slots.release()
             raise self._network_error(exc) from None

@@ -5,8 +5,8 @@ one; otherwise Go's ``http.ProxyFromEnvironment``: ``HTTPS_PROXY`` for https ser
 ``HTTP_PROXY`` for http ones, minus ``NO_PROXY``, and never for ``localhost`` or a loopback
 address (golang.org/x/net/http/httpproxy, ``useProxy``). A gate that ignored the proxy a CI
 agent needs would report "unreachable" for a cluster kubectl reaches, so we follow the same
-rules. Only ``http://`` proxies (HTTP CONNECT) are supported; ``https://`` and ``socks5://``
-proxies are refused with a clear error rather than silently bypassed.
+rules. Only ``http://`` proxies (HTTP CONNECT) to ``https://`` servers are supported; other
+combinations are refused with a clear error rather than silently bypassed.
 
 Secrets: a proxy URL may carry ``user:password``; it goes only into the Proxy-Authorization
 header, and ``Proxy.display`` (the URL without it) is what messages show.
@@ -120,17 +120,22 @@ def _exempt(host: str, port: int, no_proxy: str) -> bool:
 
 def choose_proxy(server: str, proxy_url: str, environ: Mapping[str, str]) -> Proxy | None:
     """The proxy kubectl would use for ``server``, or None for a direct connection."""
-    if proxy_url:
-        return _parse(proxy_url, "proxy-url")
     parts = urlsplit(server)
-    names = ("HTTPS_PROXY", "https_proxy") if parts.scheme == "https" else ("HTTP_PROXY", "http_proxy")
-    name, value = _first(environ, *names)
-    if not value:
-        return None
-    _, no_proxy = _first(environ, "NO_PROXY", "no_proxy")
-    if _exempt(parts.hostname or "", parts.port or _DEFAULT_PORTS.get(parts.scheme, 443), no_proxy):
-        return None
-    return _parse(value, name)
+    if proxy_url:
+        proxy = _parse(proxy_url, "proxy-url")
+    else:
+        names = ("HTTPS_PROXY", "https_proxy") if parts.scheme == "https" else ("HTTP_PROXY", "http_proxy")
+        name, value = _first(environ, *names)
+        _, no_proxy = _first(environ, "NO_PROXY", "no_proxy")
+        if not value or _exempt(parts.hostname or "", parts.port or _DEFAULT_PORTS.get(parts.scheme, 443), no_proxy):
+            return None
+        proxy = _parse(value, name)
+    if parts.scheme != "https":
+        # A proxy forwards plain http instead of tunnelling it; API servers have not served
+        # plain http since the insecure port went (1.20), so we do not carry that code.
+        raise ConfigError(f"{server} is plain http and the {proxy.display} applies: preflight tunnels only https",
+                          fix="use the API server's https:// address, or add it to NO_PROXY")
+    return proxy
 
 
 def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> socket.socket:

@@ -29,7 +29,15 @@ from urllib.parse import quote
 from preflight._checks.controlplane import stale_leases
 from preflight._collectors import read_identity, read_leases, read_version
 from preflight._durations import format_age
-from preflight._errors import ClusterError, ConfigError, ConflictError, ForbiddenError, NotFoundError, PreflightError
+from preflight._errors import (
+    ClusterError,
+    ConfigError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PreflightError,
+    UnauthorizedError,
+)
 from preflight._facts import (
     INVALID_SINCE_LABEL,
     SA_NAME_ANNOTATION,
@@ -39,11 +47,15 @@ from preflight._facts import (
 )
 from preflight._http import KubeClient, b64decode_field
 from preflight._kubeconfig import Credentials, Material
+from preflight._retry import with_retries
+from preflight._runner import Deadline
 from preflight._target import Target
 
 from ._names import check_account, check_subdomain
 
 __all__ = ["EnsureError", "EnsureResult", "RotateResult", "ensure_token", "rotate_token"]
+
+FRESH_TOKEN_GRACE = 5.0  # seconds a just-filled token may be refused while the API server's cache catches up
 
 
 class EnsureError(PreflightError):
@@ -214,7 +226,7 @@ class _Ensurer:
             raise EnsureError(f"Secret {self.ns}/{_meta(secret).get('name')} is marked invalid by the legacy token cleaner")
         data = secret.get("data") or {}
         token = b64decode_field(data.get("token")).decode(errors="replace")
-        identity = _whoami(self.client, token)
+        identity = _whoami_fresh(self.client, token)
         expected = f"system:serviceaccount:{self.ns}:{self.name}"
         if identity.username != expected:
             raise EnsureError(f"the new token authenticates as {identity.username or 'nobody'}, not {expected}")
@@ -250,6 +262,28 @@ class _Ensurer:
         if "kube-controller-manager" not in leases.items:
             return f"{head}: no kube-controller-manager leader Lease exists; is it running with the token controller enabled?"
         return f"{head}: kube-controller-manager is leading but did not fill it; check that it runs with --service-account-private-key-file"
+
+
+def _whoami_fresh(client: KubeClient, token: str) -> Identity:
+    """``_whoami`` for a token whose Secret was filled a moment ago. kube-apiserver checks a
+    legacy token against its own informer's copy of the Secret and asks etcd only when that
+    copy is missing (pkg/controller/serviceaccount/tokengetter.go), so for a moment after the
+    fill it may still hold the empty copy and answer 401 "Token does not match server's copy".
+    Seen once in ten concurrent ensures; a 401 is retried for FRESH_TOKEN_GRACE seconds only."""
+    grace = Deadline(min(FRESH_TOKEN_GRACE, client.deadline.remaining()))
+
+    def attempt() -> Identity:
+        try:
+            return _whoami(client, token)
+        except UnauthorizedError as exc:
+            exc.transient = True  # for this window only: the one retry policy retries what is transient
+            raise
+
+    try:
+        return with_retries(grace, attempt)
+    except UnauthorizedError as exc:
+        exc.transient = False
+        raise
 
 
 def _whoami(client: KubeClient, token: str) -> Identity:

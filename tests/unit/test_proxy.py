@@ -56,13 +56,17 @@ def test_no_proxy_star_disables_the_proxy() -> None:
     assert choose_proxy("https://k8s.corp:6443", "", {**ENV, "no_proxy": "*"}) is None
 
 
-def test_https_servers_use_https_proxy_and_http_servers_http_proxy() -> None:
+def test_https_servers_use_https_proxy_not_http_proxy() -> None:
     env = {"https_proxy": "secure.corp:3128", "HTTP_PROXY": "http://plain.corp:8080"}
     https = choose_proxy("https://k8s.corp:6443", "", env)
-    http = choose_proxy("http://k8s.corp:8080", "", env)
     assert https is not None and (https.host, https.port, https.source) == ("secure.corp", 3128, "https_proxy")
-    assert http is not None and (http.host, http.port, http.source) == ("plain.corp", 8080, "HTTP_PROXY")
     assert choose_proxy("https://k8s.corp:6443", "", {"HTTP_PROXY": "http://plain.corp:8080"}) is None
+
+
+def test_a_plain_http_server_behind_a_proxy_is_refused_but_a_direct_one_is_fine() -> None:
+    with pytest.raises(ConfigError, match="plain http .* tunnels only https"):
+        choose_proxy("http://k8s.corp:8080", "", {"HTTP_PROXY": "http://plain.corp:8080"})
+    assert choose_proxy("http://127.0.0.1:8001", "", {"HTTP_PROXY": "http://plain.corp:8080"}) is None  # kubectl proxy
 
 
 def test_kubeconfig_proxy_url_wins_and_applies_even_to_loopback() -> None:

@@ -1,0 +1,51 @@
+"""A just-filled token may be refused for a moment (the API server checks it against its
+informer's copy of the Secret): ``ensure`` retries that 401 for a short grace, no longer."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import pytest
+
+from preflight._errors import UnauthorizedError
+from preflight._facts import Identity
+from preflight._runner import Deadline
+from sa_tokens import _ensure
+
+ACCOUNT = Identity(username="system:serviceaccount:ci:jenkins")
+
+
+def client() -> Any:
+    return types.SimpleNamespace(deadline=Deadline(30))
+
+
+def test_a_401_right_after_the_fill_is_retried_until_the_token_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers: list[Identity | UnauthorizedError] = [UnauthorizedError("Unauthorized", status=401)] * 2 + [ACCOUNT]
+    calls: list[str] = []
+
+    def whoami(_client: Any, token: str) -> Identity:
+        calls.append(token)
+        answer = answers[len(calls) - 1]
+        if isinstance(answer, UnauthorizedError):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(_ensure, "_whoami", whoami)
+    assert _ensure._whoami_fresh(client(), "t0ken") == ACCOUNT
+    assert calls == ["t0ken"] * 3
+
+
+def test_a_token_still_refused_after_the_grace_is_a_401_that_is_not_retried_further(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+
+    def whoami(_client: Any, _token: str) -> Identity:
+        nonlocal calls
+        calls += 1
+        raise UnauthorizedError("Unauthorized", status=401)
+
+    monkeypatch.setattr(_ensure, "_whoami", whoami)
+    monkeypatch.setattr(_ensure, "FRESH_TOKEN_GRACE", 0.5)
+    with pytest.raises(UnauthorizedError) as err:
+        _ensure._whoami_fresh(client(), "t0ken")
+    assert calls > 1 and err.value.transient is False
