@@ -19,6 +19,7 @@ How the control plane behaves, and what follows for us (shared/notes/k8s-semanti
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from secrets import token_hex as random_hex
@@ -49,7 +50,6 @@ from preflight._http import KubeClient, b64decode_field
 from preflight._kubeconfig import Credentials, Material
 from preflight._retry import with_retries
 from preflight._runner import Deadline
-from preflight._target import Target
 
 from ._names import check_account, check_subdomain
 
@@ -289,12 +289,10 @@ def _whoami_fresh(client: KubeClient, token: str) -> Identity:
 def _whoami(client: KubeClient, token: str) -> Identity:
     """Authenticate with ``token`` itself: proof that the Secret works, not just exists."""
     target = client.target
-    as_account = Target(
+    as_account = dataclasses.replace(  # same server, CA and proxy; only the credential differs
+        target,
         context=f"{target.context} (as the ServiceAccount)",
-        cluster=target.cluster,
         credentials=Credentials(user="token", token=Material(source="the new token", data=token.encode())),
-        namespace=target.namespace,
-        namespace_source="flag",
     )
     checker = KubeClient(as_account, client.deadline, max_connections=1)
     try:

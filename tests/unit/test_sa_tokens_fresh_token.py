@@ -49,3 +49,28 @@ def test_a_token_still_refused_after_the_grace_is_a_401_that_is_not_retried_furt
     with pytest.raises(UnauthorizedError) as err:
         _ensure._whoami_fresh(client(), "t0ken")
     assert calls > 1 and err.value.transient is False
+
+
+def test_the_new_token_is_checked_over_the_same_route_as_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same server, CA and proxy: a cluster reached only through a proxy is verified through it."""
+    from preflight._proxy import choose_proxy
+    from preflight._target import Target
+    from preflight._kubeconfig import ClusterEntry, Credentials
+
+    target = Target(context="ci", cluster=ClusterEntry(name="c", server="https://k8s.corp:6443"), credentials=Credentials(user="admin"),
+                    namespace="ci", namespace_source="flag", proxy=choose_proxy("https://k8s.corp:6443", "http://jump:8888", {}))
+    seen: list[Target] = []
+
+    class Checker:
+        def __init__(self, as_account: Target, _deadline: Deadline, **_kw: Any) -> None:
+            seen.append(as_account)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(_ensure, "KubeClient", Checker)
+    monkeypatch.setattr(_ensure, "read_identity", lambda _checker: ACCOUNT)
+    assert _ensure._whoami(types.SimpleNamespace(target=target, deadline=Deadline(5)), "t0ken") == ACCOUNT  # type: ignore[arg-type]
+    (checked,) = seen
+    assert (checked.cluster, checked.proxy) == (target.cluster, target.proxy)
+    assert checked.credentials.token is not None and checked.credentials.token.data == b"t0ken"
