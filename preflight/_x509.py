@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,12 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 from ._durations import format_age, format_residual
 from ._errors import ConfigError
 from ._model import Outcome
+
+# cryptography warns (on stderr, in the middle of a report) when a certificate's serial is not
+# positive; such certificates exist in the wild and we describe them like any other. Only
+# this one message is silenced; when cryptography starts refusing them, the ValueError
+# becomes our usual ConfigError naming the file.
+warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
 
 __all__ = [
     "CertInfo",
