@@ -21,7 +21,7 @@ demo: $(BIN)/.installed
 ## The tests: lint and type check, unit tests, then the tests against the real control plane.
 ## pytest's exit code 5 means no test was collected: the suite is missing, which is a failure.
 test: $(BIN)/.installed
-	$(BIN)/python -m ruff check preflight sa_tokens tests scripts bench
+	$(BIN)/python -m ruff check kube_client preflight sa_tokens tests scripts bench
 	$(BIN)/python -m mypy
 	@$(BIN)/python -m pytest; code=$$?; \
 	  if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests: the suite is missing or mis-selected" >&2; fi; \
@@ -32,7 +32,7 @@ test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not cluster"
 
 typecheck: $(BIN)/.installed
-	$(BIN)/python -m ruff check preflight sa_tokens tests scripts bench
+	$(BIN)/python -m ruff check kube_client preflight sa_tokens tests scripts bench
 	$(BIN)/python -m mypy
 
 build-controlplane:

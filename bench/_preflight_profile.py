@@ -31,9 +31,9 @@ def main() -> None:
     # What `check` imports lazily (see preflight/_cli.py: heavy modules are imported inside
     # the commands); anything still imported during the run is listed as `lazy_modules`.
     import preflight._check_command  # noqa: F401
-    import preflight._durations  # noqa: F401
+    import kube_client._durations  # noqa: F401
     import preflight._report  # noqa: F401
-    import preflight._target  # noqa: F401
+    import kube_client._target  # noqa: F401
 
     t_imports = time.perf_counter()
     requests: list[dict[str, object]] = []
@@ -41,7 +41,7 @@ def main() -> None:
     notes = []
     lock = threading.Lock()
     try:
-        import preflight._http as http
+        import kube_client._http as http
         import preflight._runner as runner
 
         once = http.KubeClient._once

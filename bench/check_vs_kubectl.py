@@ -45,7 +45,7 @@ from typing import Any
 import _common as c
 
 from preflight._permissions import DEFAULT_DEPLOY, expand
-from preflight._target import resolve_target
+from kube_client._target import resolve_target
 
 SIDES = ("preflight", "preflight (no .pyc)", "kubectl (cold cache)", "kubectl (warm cache)")
 PREFLIGHT_SIDES = SIDES[:2]

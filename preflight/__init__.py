@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from ._errors import ClusterError, ConfigError, PreflightError
+from kube_client._errors import ClusterError, ConfigError, PreflightError
 from ._model import Finding, Outcome, Report
 
 __all__ = [

@@ -16,14 +16,14 @@ from ._checks.api import api_reachable, tls_serving_cert
 from ._checks.auth import auth_identity, auth_permissions, kubeconfig_credentials
 from ._checks.controlplane import controlplane_apiservices, controlplane_leases, controlplane_token_controller
 from ._checks.workload import helm_release, rbac_subjects, serviceaccount_token
-from ._collectors import CheckOptions, Cleanups, build_collectors
-from ._errors import ConfigError
-from ._http import KubeClient
+from ._collectors import CheckOptions, Cleanups, EnsureToken, build_collectors
+from kube_client._errors import ConfigError
+from kube_client._http import KubeClient
 from ._manifests import ManifestKind
 from ._model import Report
 from ._permissions import DEFAULT_DEPLOY, expand
 from ._runner import Check, Deadline, FactError, Facts, Policy, run_checks
-from ._target import Target
+from kube_client._target import Target
 from ._x509 import ExpiryPolicy
 
 __all__ = ["CheckRequest", "check_table", "node_checks", "run_check"]
@@ -81,6 +81,16 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False)
     return table
 
 
+def _token_ensurer() -> EnsureToken:
+    """sa_tokens' ensure, for --ensure-token; imported only when asked for."""
+    from sa_tokens._ensure import ensure_token
+
+    def ensure(client: KubeClient, namespace: str, name: str, wait: float) -> object:
+        return ensure_token(client, namespace, name, wait=wait)
+
+    return ensure
+
+
 def run_check(request: CheckRequest) -> Report:
     """One run against the live cluster. Raises ConfigError for a missing namespace."""
     target = request.target
@@ -91,7 +101,7 @@ def run_check(request: CheckRequest) -> Report:
         release=request.release,
         helm_driver=request.helm_driver,
         canary_wait=min(15.0, request.timeout / 2),
-        ensure_token=request.ensure_token,
+        ensure_token=_token_ensurer() if request.ensure_token else None,
         manifest_kinds=request.manifest_kinds,
     )
     cleanups = Cleanups()

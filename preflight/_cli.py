@@ -9,7 +9,6 @@ are imported inside the commands that need them, so ``--version`` and ``--help``
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,9 +18,11 @@ from typing import Any
 
 import click
 
+from kube_client._boundary import interrupt_on_sigterm, invoke
+
 from . import __version__
-from ._errors import ConfigError, PreflightError
-from ._model import EXIT_UNUSABLE, Report
+from kube_client._errors import ConfigError
+from ._model import Report
 
 Clock = Callable[[], datetime]
 
@@ -67,7 +68,7 @@ def threshold_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _expiry(warn_within: str, fail_within: str) -> Any:
-    from ._durations import parse_duration
+    from kube_client._durations import parse_duration
     from ._x509 import ExpiryPolicy
 
     return ExpiryPolicy(
@@ -129,7 +130,7 @@ def certs(ctx: click.Context, /, pki_dir: Path, kubelet_dir: Path, compare_serve
 
     opts = OutputOptions(**out)
     opts.validate()
-    from ._durations import parse_duration
+    from kube_client._durations import parse_duration
 
     report = certs_report(
         pki_dir=pki_dir,
@@ -222,9 +223,9 @@ def check(
     with --strict), 2 preflight could not run (usage or configuration error).
     """
     from ._check_command import CheckRequest, run_check
-    from ._durations import parse_duration
+    from kube_client._durations import parse_duration
     from ._manifests import read_manifests
-    from ._target import resolve_target
+    from kube_client._target import resolve_target
 
     opts = OutputOptions(**out)
     opts.validate()
@@ -248,42 +249,9 @@ def check(
     return emit(run_check(request), opts)
 
 
-def invoke(group: click.Group, prog: str, argv: Sequence[str] | None, obj: Any = None) -> int:
-    """Run a click group; the one place expected failures become one line and an exit code.
-
-    Usage errors and ``PreflightError`` print ``<prog>: error: ...`` on stderr and return the
-    documented code; nothing else is caught, so a bug still shows its traceback."""
-    try:
-        result = group.main(args=list(argv) if argv is not None else None, prog_name=prog, standalone_mode=False, obj=obj)
-    except click.exceptions.Exit as exc:  # --help, --version
-        return int(exc.exit_code)
-    except click.UsageError as exc:
-        sub = exc.ctx.command_path.split(" ", 1)[-1] if exc.ctx and " " in exc.ctx.command_path else ""
-        hint = f" (see '{prog} {sub} --help')" if sub else ""
-        click.echo(f"{prog}: error: {exc.format_message()}{hint}", err=True)
-        return EXIT_UNUSABLE
-    except (click.Abort, KeyboardInterrupt):
-        click.echo(f"{prog}: interrupted", err=True)
-        return EXIT_UNUSABLE
-    except PreflightError as exc:
-        click.echo(f"{prog}: error: {exc}", err=True)
-        return exc.exit_code
-    return int(result) if isinstance(result, int) else 0
-
-
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
     """Run the CLI and return its exit code (0 ready, 1 not ready, 2 could not run)."""
     return invoke(cli, "preflight", argv, obj=clock)
-
-
-def interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C, so ``finally`` clean-ups run: Jenkins aborts a build with
-    SIGTERM, and a --deep canary or a half-done report must not be left behind."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
 
 
 def run() -> None:

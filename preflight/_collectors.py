@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from ._errors import ClusterError, ForbiddenError, NotFoundError
+from kube_client._errors import ClusterError, ForbiddenError, NotFoundError
+from kube_client._cluster import SA_NAME_ANNOTATION, SA_TOKEN_TYPE, read_identity, read_leases, read_version
+
 from ._facts import (
-    SA_NAME_ANNOTATION,
-    SA_TOKEN_TYPE,
     AccessResult,
     ApiServiceState,
     Bindings,
@@ -32,23 +32,23 @@ from ._facts import (
     HelmRelease,
     HelmRevision,
     Identity,
-    LeaseState,
     Leases,
     Permission,
     ServerVersion,
     ServiceAccountFacts,
-    parse_time,
 )
-from ._http import KubeClient
-from ._kubeconfig import decode_jwt_claims
+from kube_client._http import KubeClient
+from kube_client._kubeconfig import decode_jwt_claims
 from ._manifests import DiscoveredKind, ManifestKind, permissions_for
 from ._probe import TlsProbe, probe_tls
 from ._runner import Collector, Deadline, Facts
-from ._target import Target
+from kube_client._target import Target
 
-__all__ = ["CheckOptions", "Cleanups", "build_collectors", "parallel", "read_identity", "read_leases", "read_version"]
+__all__ = ["CheckOptions", "Cleanups", "EnsureToken", "build_collectors", "parallel"]
 
-LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")
+# (client, namespace, account, wait seconds): make the account's long-lived token exist
+EnsureToken = Callable[[KubeClient, str, str, float], object]
+
 CLEANUP_SECONDS = 10.0
 
 
@@ -59,7 +59,8 @@ class CheckOptions:
     release: str = ""
     helm_driver: str = "secret"
     canary_wait: float = 15.0
-    ensure_token: bool = False  # create the long-lived token Secret first (sa_tokens.ensure)
+    # --ensure-token: the command level passes sa_tokens' ensure in, so this layer never imports it
+    ensure_token: EnsureToken | None = None
     manifest_kinds: tuple[ManifestKind, ...] = ()  # from --manifests: permissions follow the chart
 
 
@@ -113,10 +114,6 @@ def parallel(fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int = 4
     return results
 
 
-def _server_time(resp_date: datetime | None) -> datetime:
-    return resp_date or datetime.now(UTC)
-
-
 def _own_token_secret(target: Target, namespace: str, name: str) -> str:
     """The Secret our bearer token came from, when it is a legacy token of namespace/name."""
     token = target.credentials.token
@@ -126,45 +123,6 @@ def _own_token_secret(target: Target, namespace: str, name: str) -> str:
     ) == name:
         return str((claims or {}).get("kubernetes.io/serviceaccount/secret.name") or "")
     return ""
-
-
-def read_version(client: KubeClient) -> ServerVersion:
-    resp = client.request("GET", "/version", lane="health")
-    return ServerVersion.parse(resp.data or {}, server_time=resp.date)
-
-
-def read_identity(client: KubeClient) -> Identity:
-    """SelfSubjectReview, as kubectl auth whoami: v1, then v1beta1 (GA in 1.28, beta 1.27)."""
-    last: ClusterError | None = None
-    for version in ("v1", "v1beta1"):
-        api = f"authentication.k8s.io/{version}"
-        try:
-            resp = client.post(f"/apis/{api}/selfsubjectreviews", {"apiVersion": api, "kind": "SelfSubjectReview"})
-        except NotFoundError as exc:
-            last = exc
-            continue
-        info = ((resp.data or {}).get("status") or {}).get("userInfo") or {}
-        return Identity(username=str(info.get("username", "")), groups=tuple(info.get("groups") or ()), uid=str(info.get("uid", "")), api_version=api)
-    assert last is not None
-    raise last
-
-
-def read_leases(client: KubeClient) -> Leases:
-    """The controller-manager and scheduler leader Leases, with the server's clock (Date)."""
-    resp = client.get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")
-    items = {}
-    for item in (resp.data or {}).get("items") or []:
-        name = (item.get("metadata") or {}).get("name")
-        if name in LEADER_LEASES:
-            spec = item.get("spec") or {}
-            items[name] = LeaseState(
-                name=name,
-                holder=str(spec.get("holderIdentity") or ""),
-                renew_time=parse_time(spec.get("renewTime")),
-                duration_seconds=int(spec.get("leaseDurationSeconds") or 15),
-                acquire_time=parse_time(spec.get("acquireTime")),
-            )
-    return Leases(items=items, server_time=_server_time(resp.date))
 
 
 def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) -> dict[str, Collector]:
@@ -264,10 +222,8 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
         if who is None:
             return None
         sa_ns, sa_name = who
-        if options.ensure_token:
-            from sa_tokens._ensure import ensure_token  # sa_tokens builds on preflight: import late
-
-            ensure_token(c(facts), sa_ns, sa_name, wait=max(1.0, facts.deadline.remaining() - 2))
+        if options.ensure_token is not None:
+            options.ensure_token(c(facts), sa_ns, sa_name, max(1.0, facts.deadline.remaining() - 2))
         try:
             account = c(facts).get(f"/api/v1/namespaces/{quote(sa_ns)}/serviceaccounts/{quote(sa_name)}").data
         except NotFoundError:

@@ -13,6 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kube_client._cluster import (
+    SA_NAME_ANNOTATION,
+    Identity,
+    LeaseState,
+    Leases,
+    ServerVersion,
+    parse_time,
+    token_filled,
+)
+
 from ._probe import TlsProbe
 
 __all__ = [
@@ -32,49 +42,10 @@ __all__ = [
     "ServiceAccountFacts",
     "TlsProbe",
     "parse_time",
+    "token_filled",
 ]
 
 KubeObject = Mapping[str, Any]
-
-SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
-SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
-SA_UID_ANNOTATION = "kubernetes.io/service-account.uid"
-INVALID_SINCE_LABEL = "kubernetes.io/legacy-token-invalid-since"
-LAST_USED_LABEL = "kubernetes.io/legacy-token-last-used"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp from the API (``2026-11-28T20:45:00Z`` or with micros)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServerVersion:
-    git_version: str
-    major: int
-    minor: int
-    server_time: datetime | None = None  # the Date header of the /version answer
-
-    @classmethod
-    def parse(cls, doc: Mapping[str, Any], *, server_time: datetime | None = None) -> ServerVersion:
-        """From /version; tolerates ``v1.27.3-eks-4f4795d`` and ``minor: "21+"`` (GKE, EKS)."""
-        git = str(doc.get("gitVersion") or "")
-        match = re.match(r"v?(\d+)\.(\d+)", git)
-        if match:
-            return cls(git_version=git, major=int(match[1]), minor=int(match[2]), server_time=server_time)
-        digits = [re.sub(r"\D", "", str(doc.get(k) or "")) for k in ("major", "minor")]
-        if all(digits):
-            git = git or f"v{digits[0]}.{digits[1]}"
-            return cls(git_version=git, major=int(digits[0]), minor=int(digits[1]), server_time=server_time)
-        raise ValueError(f"unrecognised server version {git!r}")
-
-    def at_least(self, major: int, minor: int) -> bool:
-        return (self.major, self.minor) >= (major, minor)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,23 +64,6 @@ class Health:
     @property
     def ok(self) -> bool:
         return self.status == 200
-
-
-@dataclass(frozen=True, kw_only=True)
-class Identity:
-    """Who the API server says we are (SelfSubjectReview)."""
-
-    username: str
-    groups: tuple[str, ...] = ()
-    uid: str = ""
-    api_version: str = "authentication.k8s.io/v1"
-
-    @property
-    def service_account(self) -> tuple[str, str] | None:
-        parts = self.username.split(":")
-        if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
-            return parts[2], parts[3]
-        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,23 +87,6 @@ class AccessResult:
     permission: Permission
     allowed: bool
     reason: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class LeaseState:
-    name: str
-    holder: str
-    renew_time: datetime | None
-    duration_seconds: int
-    acquire_time: datetime | None = None  # when the current holder became leader
-
-
-@dataclass(frozen=True, kw_only=True)
-class Leases:
-    """kube-system leader Leases, with the API server's clock at the time of the LIST."""
-
-    items: Mapping[str, LeaseState]
-    server_time: datetime
 
 
 @dataclass(frozen=True, kw_only=True)

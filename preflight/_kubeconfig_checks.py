@@ -16,13 +16,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ._errors import ConfigError
-from ._kubeconfig import ContextView, Credentials, Material, decode_jwt_claims, file_mode_problem
+from kube_client._errors import ConfigError
+from kube_client._kubeconfig import ContextView, Credentials, Material, decode_jwt_claims, file_mode_problem
 from ._model import Finding, Outcome
-from ._durations import format_age
+from kube_client._durations import format_age
 from ._x509 import ExpiryPolicy, describe, key_matches, load_certificates, load_private_key, rfc3339
 
-__all__ = ["judge_credentials", "judge_file", "judge_tls", "validate_inline"]
+__all__ = ["judge_credentials", "judge_file", "judge_tls"]
 
 Which = Callable[[str], "str | None"]
 
@@ -117,27 +117,6 @@ def _judge_exec(creds: Credentials, which: Which) -> tuple[Outcome, str, str, di
     hint = creds.exec.install_hint.strip() or f"install {command!r} or put it on PATH"
     return Outcome.FAIL, f"exec credential plugin {command!r} is not on PATH: kubectl and Helm cannot authenticate", hint, evidence
 
-
-def validate_inline(view: ContextView) -> None:
-    """Refuse what kubectl refuses before it sends a request: corrupt inline data, PEM
-    garbage, half a key pair. Raises ``ConfigError`` naming the file and field (exit 2).
-
-    File references that do not resolve are left to the checks, which report them."""
-    creds, cluster = view.credentials, view.cluster
-    for material in (creds.client_cert, creds.client_key, creds.token, cluster.ca):
-        if material is not None and material.problem and material.path is None:
-            raise ConfigError(material.problem, source=material.source)
-    if (creds.client_cert is None) != (creds.client_key is None):
-        have, lack = ("client-key", "client-certificate") if creds.client_cert is None else ("client-certificate", "client-key")
-        raise ConfigError(f"users[{creds.user}] has {have} but no {lack}", source=str(view.origin), fix=f"add {lack}-data")
-    if creds.client_cert is not None and creds.client_cert.data is not None:
-        cert = load_certificates(creds.client_cert.data, source=creds.client_cert.source)[0]
-        if creds.client_key is not None and creds.client_key.data is not None:
-            key = load_private_key(creds.client_key.data, source=creds.client_key.source)
-            if not key_matches(cert, key):
-                raise ConfigError("the client key does not match the client certificate", source=creds.client_key.source)
-    if cluster.ca is not None and cluster.ca.data is not None:
-        load_certificates(cluster.ca.data, source=cluster.ca.source)
 
 
 def judge_credentials(view: ContextView, now: datetime, expiry: ExpiryPolicy, *, which: Which = shutil.which) -> Finding:

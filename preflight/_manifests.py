@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ._errors import ConfigError
+from kube_client._errors import ConfigError
 from ._facts import Permission
 from ._permissions import HELM_STORAGE, expand
 

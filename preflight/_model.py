@@ -10,11 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kube_client._errors import EXIT_UNUSABLE
+
 __all__ = ["EXIT_FAILED", "EXIT_READY", "EXIT_UNUSABLE", "Finding", "Outcome", "Report"]
 
 EXIT_READY = 0
 EXIT_FAILED = 1
-EXIT_UNUSABLE = 2
 
 
 class Outcome(enum.StrEnum):

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ._errors import PreflightError
-from ._kubeconfig import load_kubeconfig
+from kube_client._errors import PreflightError
+from kube_client._kubeconfig import load_kubeconfig
 from ._probe import probe_tls
 from ._runner import Deadline
 from ._x509 import load_certificates

@@ -9,8 +9,10 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from ._kubeconfig import ContextView, default_paths, load_kubeconfig
-from ._kubeconfig_checks import judge_credentials, judge_file, judge_tls, validate_inline
+from kube_client._kubeconfig import ContextView, default_paths, load_kubeconfig
+from kube_client._target import validate_inline
+
+from ._kubeconfig_checks import judge_credentials, judge_file, judge_tls
 from ._model import Finding, Report
 from ._pki import KUBEADM_PKI, PkiEntry, PkiSpec, collect_pki, judge_entry, kubeadm_dir
 from ._runner import Check, Collector, Deadline, Facts, Policy, run_checks

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from cryptography import x509
 
-from ._errors import ConfigError
-from ._kubeconfig import load_kubeconfig
+from kube_client._errors import ConfigError
+from kube_client._kubeconfig import load_kubeconfig
 from ._model import Finding, Outcome
 from ._x509 import (
     CertInfo,

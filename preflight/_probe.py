@@ -17,8 +17,8 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from ._errors import UnreachableError
-from ._proxy import Proxy, open_tunnel
+from kube_client._errors import UnreachableError
+from kube_client._proxy import Proxy, open_tunnel
 from ._runner import Deadline
 
 __all__ = ["TlsProbe", "probe_tls"]

@@ -24,27 +24,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ._errors import ForbiddenError, NoChecksError, UnauthorizedError, UnreachableError
+from kube_client._deadline import Deadline
+from kube_client._errors import ForbiddenError, NoChecksError, UnauthorizedError, UnreachableError
 from ._model import Finding, Outcome, Report
 from ._x509 import ExpiryPolicy
 
 __all__ = ["Check", "Deadline", "FactError", "Facts", "Policy", "run_checks"]
-
-
-class Deadline:
-    """The run's time budget, shared by every collector and request."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._end = clock() + seconds
-        self.seconds = seconds
-
-    def remaining(self, *, grace: float = 0.0) -> float:
-        """Seconds left; ``grace`` extends the end once, absolutely (not per caller)."""
-        return max(0.0, self._end + grace - self._clock())
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0
 
 
 @dataclass(frozen=True, kw_only=True)

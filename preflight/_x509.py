@@ -17,25 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from ._durations import format_age, format_residual
-from ._errors import ConfigError
+from kube_client._durations import format_age, format_residual
+from kube_client._errors import ConfigError
+from kube_client._pem import PARSE_ERRORS as _PARSE_ERRORS
+from kube_client._pem import key_matches, load_certificates, load_private_key, load_public_key
 from ._model import Outcome
-
-# cryptography warns (on stderr, in the middle of a report) when a certificate's serial is not
-# positive; such certificates exist in the wild and we describe them like any other. Only
-# this one message is silenced; when cryptography starts refusing them, the ValueError
-# becomes our usual ConfigError naming the file.
-warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
 
 __all__ = [
     "CertInfo",
@@ -51,72 +45,12 @@ __all__ = [
     "san_matches",
 ]
 
-# cryptography parses lazily and raises these for malformed input; InvalidVersion and the
-# extension errors are not ValueErrors (found by tests/unit/test_parsers_property.py).
-_PARSE_ERRORS = (
-    ValueError,
-    TypeError,
-    UnsupportedAlgorithm,
-    x509.InvalidVersion,
-    x509.DuplicateExtension,
-    x509.UnsupportedGeneralNameType,
-)
-
-
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _human_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def load_certificates(data: bytes, *, source: str) -> list[x509.Certificate]:
-    """Every certificate in ``data``: a PEM bundle (one or more) or a single DER certificate."""
-    try:
-        if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-        else:
-            certs = [x509.load_der_x509_certificate(data)]
-        for cert in certs:  # fields parse lazily; touch them now so errors surface here
-            _ = cert.subject, cert.issuer, cert.not_valid_after_utc, cert.not_valid_before_utc
-            _ = cert.serial_number, cert.extensions
-    except _PARSE_ERRORS as exc:
-        raise ConfigError(
-            "not a PEM or DER certificate", source=source, fix="check the file or field holds a certificate"
-        ) from exc
-    if not certs:
-        raise ConfigError("no certificate found", source=source)
-    return certs
-
-
-def load_private_key(data: bytes, *, source: str) -> PrivateKeyTypes:
-    """A PEM or DER private key (unencrypted, as kubeadm and kubeconfigs store them)."""
-    # We only compare the key's public half with a certificate, never sign with it, so RSA's
-    # expensive consistency check (~50 ms for a kubeadm 2048-bit key) buys nothing here.
-    try:
-        if b"-----BEGIN" in data:
-            return serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
-        return serialization.load_der_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
-    except _PARSE_ERRORS as exc:
-        raise ConfigError("not a readable unencrypted private key", source=source) from exc
-
-
-def load_public_key(data: bytes, *, source: str) -> PublicKeyTypes:
-    """A PEM public key, such as kubeadm's sa.pub."""
-    try:
-        return serialization.load_pem_public_key(data)
-    except _PARSE_ERRORS as exc:
-        raise ConfigError("not a PEM public key", source=source) from exc
-
-
-def key_matches(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    der = serialization.Encoding.DER
-    try:
-        return cert.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)
-    except _PARSE_ERRORS:
-        return False
 
 
 def issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:

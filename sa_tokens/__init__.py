@@ -19,7 +19,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from preflight._errors import ConfigError, PreflightError
+from kube_client._errors import ConfigError, PreflightError
 
 from ._api import connect, ensure, rotate, status
 from ._ensure import EnsureError, EnsureResult, RotateResult

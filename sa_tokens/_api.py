@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from preflight._http import KubeClient
-from preflight._runner import Deadline
-from preflight._target import resolve_target
+from kube_client._http import KubeClient
+from kube_client._deadline import Deadline
+from kube_client._target import resolve_target
 
 from ._ensure import EnsureResult, RotateResult, ensure_token, rotate_token
 from ._names import check_account, check_namespace

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from preflight._cli import interrupt_on_sigterm, invoke
+from kube_client._boundary import interrupt_on_sigterm, invoke
 
 from . import __version__
 from ._names import check_namespace, check_subdomain
@@ -30,14 +30,14 @@ def _target_options(fn: Any) -> Any:
 
 
 def _namespace(kubeconfig: str | None, context: str | None, namespace: str | None) -> str:
-    from preflight._target import resolve_target
+    from kube_client._target import resolve_target
 
     return namespace or resolve_target(kubeconfig=kubeconfig, context=context).namespace
 
 
 def _outputs(result: Any, kubeconfig_out: Path | None, token_out: str | None, server: str | None, ca_file: Path | None,
              kubeconfig: str | None, context: str | None) -> None:
-    from preflight._target import resolve_target
+    from kube_client._target import resolve_target
 
     from ._kubeconfig_out import kubeconfig_for, write_secret_file
 
@@ -58,7 +58,7 @@ def _outputs(result: Any, kubeconfig_out: Path | None, token_out: str | None, se
 
 
 def _check_paths(*paths: Path | str | None) -> None:
-    from preflight._errors import ConfigError
+    from kube_client._errors import ConfigError
 
     for p in paths:
         if p in (None, "-"):
@@ -92,7 +92,7 @@ def ensure(service_account: str, namespace: str | None, create_sa: bool, secret_
            kubeconfig_out: Path | None, token_out: str | None, server: str | None, ca_file: Path | None, output: str,
            kubeconfig: str | None, context: str | None) -> int:
     """Make sure SERVICEACCOUNT has a filled, working long-lived token Secret (idempotent)."""
-    from preflight._durations import parse_duration
+    from kube_client._durations import parse_duration
 
     from ._api import ensure as do_ensure
 
@@ -153,7 +153,7 @@ def status(namespace: str | None, all_namespaces: bool, output: str, kubeconfig:
 def rotate(service_account: str, namespace: str | None, grace: str, wait_for: str, kubeconfig_out: Path | None,
            token_out: str | None, kubeconfig: str | None, context: str | None) -> int:
     """Create and verify a new token Secret, then delete the old ones after --grace."""
-    from preflight._durations import parse_duration
+    from kube_client._durations import parse_duration
 
     from ._api import rotate as do_rotate
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from preflight._checks.controlplane import stale_leases
-from preflight._collectors import read_identity, read_leases, read_version
-from preflight._durations import format_age
-from preflight._errors import (
+from kube_client._cluster import stale_leases
+from kube_client._cluster import read_identity, read_leases, read_version
+from kube_client._durations import format_age
+from kube_client._errors import (
     ClusterError,
     ConfigError,
     ConflictError,
@@ -39,17 +39,18 @@ from preflight._errors import (
     PreflightError,
     UnauthorizedError,
 )
-from preflight._facts import (
+from kube_client._cluster import (
     INVALID_SINCE_LABEL,
     SA_NAME_ANNOTATION,
     SA_TOKEN_TYPE,
     SA_UID_ANNOTATION,
     Identity,
+    token_filled,
 )
-from preflight._http import KubeClient, b64decode_field
-from preflight._kubeconfig import Credentials, Material
-from preflight._retry import with_retries
-from preflight._runner import Deadline
+from kube_client._http import KubeClient, b64decode_field
+from kube_client._kubeconfig import Credentials, Material
+from kube_client._retry import with_retries
+from kube_client._deadline import Deadline
 
 from ._names import check_account, check_subdomain
 
@@ -91,11 +92,6 @@ class EnsureResult:
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     return dict(obj.get("metadata") or {})
-
-
-def _filled(secret: dict[str, Any]) -> bool:
-    data = secret.get("data") or {}
-    return all(data.get(k) for k in ("token", "ca.crt", "namespace"))
 
 
 def _permission_hint(verb: str, resource: str, namespace: str) -> str:
@@ -184,7 +180,7 @@ class _Ensurer:
     # -- waiting ----------------------------------------------------------------------------
 
     def wait_filled(self, secret: dict[str, Any]) -> dict[str, Any]:
-        if _filled(secret):
+        if token_filled(secret):
             return secret
         deadline = time.monotonic() + self.wait
         version = str(_meta(secret).get("resourceVersion") or "0")
@@ -204,14 +200,14 @@ class _Ensurer:
                             f"{self.ns}/{self.name} was deleted or recreated meanwhile",
                             fix="re-run sa-tokens ensure once the ServiceAccount is stable",
                         )
-                    if _filled(obj):
+                    if token_filled(obj):
                         return obj
                 else:
                     # The watch ended (its timeout); re-read in case we missed the update.
                     current = self.secret(self.secret_name)
                     if current is None:
                         continue
-                    if _filled(current):
+                    if token_filled(current):
                         return current
                     version = str(_meta(current).get("resourceVersion") or version)
             except ForbiddenError as exc:
@@ -332,7 +328,7 @@ def ensure_token(
         if (_meta(s).get("annotations") or {}).get(SA_NAME_ANNOTATION) == name
         and (_meta(s).get("annotations") or {}).get(SA_UID_ANNOTATION) in (None, "", uid)
     ]
-    reusable = [s for s in mine if _filled(s) and not (_meta(s).get("labels") or {}).get(INVALID_SINCE_LABEL)]
+    reusable = [s for s in mine if token_filled(s) and not (_meta(s).get("labels") or {}).get(INVALID_SINCE_LABEL)]
     created = False
     if reusable:
         # The newest wins, whatever its name: after (or during) a rotation the deterministic
@@ -340,7 +336,7 @@ def ensure_token(
         reusable.sort(key=lambda s: str(_meta(s).get("creationTimestamp") or ""), reverse=True)
         secret = reusable[0]
     elif not version.at_least(1, 24) and not force_create:
-        pending = [s for s in mine if not _filled(s)]
+        pending = [s for s in mine if not token_filled(s)]
         state = "is not filled" if pending else "does not exist"
         raise EnsureError(
             f"ServiceAccount {namespace}/{name}'s token Secret {state}. This cluster is {version.git_version}: before 1.24 the "

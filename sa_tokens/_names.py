@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from preflight._errors import ConfigError
+from kube_client._errors import ConfigError
 
 __all__ = ["check_account", "check_namespace", "check_subdomain"]
 

@@ -18,8 +18,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from preflight._facts import INVALID_SINCE_LABEL, LAST_USED_LABEL, SA_NAME_ANNOTATION, SA_TOKEN_TYPE, SA_UID_ANNOTATION, parse_time
-from preflight._http import KubeClient
+from kube_client._cluster import INVALID_SINCE_LABEL, LAST_USED_LABEL, SA_NAME_ANNOTATION, SA_TOKEN_TYPE, SA_UID_ANNOTATION, parse_time, token_filled
+from kube_client._http import KubeClient
 
 __all__ = ["AccountStatus", "StatusReport", "TokenSecret", "join_status", "token_status"]
 
@@ -120,7 +120,7 @@ def join_status(accounts: list[dict[str, Any]], secrets: list[dict[str, Any]]) -
             labels = smeta.get("labels") or {}
             tokens.append(TokenSecret(
                 name=str(smeta.get("name")),
-                filled=bool((secret.get("data") or {}).get("token")),
+                filled=token_filled(secret),
                 listed=smeta.get("name") in listed,
                 uid_ok=(smeta.get("annotations") or {}).get(SA_UID_ANNOTATION) in (None, "", uid),
                 created=parse_time(smeta.get("creationTimestamp")),

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .._errors import ForbiddenError, UnauthorizedError, UnreachableError
+from kube_client._errors import ForbiddenError, UnauthorizedError, UnreachableError
 from .._facts import Health, ServerVersion
 from .._model import Finding, Outcome
 from .._probe import TlsProbe
 from .._runner import FactError, Policy
-from .._target import Target
+from kube_client._target import Target
 from .._x509 import chains_to, describe, load_certificates, san_matches
 from .common import worst
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._errors import ForbiddenError, UnauthorizedError, UnreachableError
+from kube_client._errors import ForbiddenError, UnauthorizedError, UnreachableError
 from .._facts import AccessResult, Identity
 from .._manifests import DiscoveredKind
-from .._kubeconfig import ContextView, decode_jwt_claims
+from kube_client._kubeconfig import ContextView, decode_jwt_claims
 from .._kubeconfig_checks import judge_credentials
 from .._model import Finding, Outcome
 from .._permissions import role_yaml
 from .._runner import FactError, Policy
-from .._target import Target
+from kube_client._target import Target
 from .._x509 import describe, load_certificates
 
 __all__ = ["auth_identity", "auth_permissions", "kubeconfig_credentials"]

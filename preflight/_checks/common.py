@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .._durations import format_age
+from kube_client._durations import format_age
 from .._model import Outcome
 from .._runner import FactError
 

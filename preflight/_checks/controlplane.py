@@ -12,18 +12,17 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._durations import format_age
+from kube_client._durations import format_age
+from kube_client._cluster import lease_duration, stale_leases
+
 from .._facts import ApiServiceState, CanaryResult, LeaseState, Leases
 from .._model import Finding, Outcome
 from .._pki import RESTART_HOWTO
 from .._runner import FactError, Policy
 from .common import worst
 
-__all__ = ["controlplane_apiservices", "controlplane_leases", "controlplane_token_controller", "stale_leases"]
+__all__ = ["controlplane_apiservices", "controlplane_leases", "controlplane_token_controller"]
 
-# renewTime is written every ~2 s (retry period); allow the Date header's 1 s resolution and
-# a little API latency before calling a lease stale.
-STALE_MARGIN = timedelta(seconds=5)
 # A restarted leader waits out the old holder's lease before taking over (client-go
 # leaderelection: leaseDuration after the last observed change), so for up to about two lease
 # durations "no renewal" is a normal failover. Beyond this many durations it is an outage.
@@ -33,30 +32,6 @@ CONSEQUENCE = {
     "kube-controller-manager": "no controllers run: Deployments get no pods and token Secrets stay empty; helm --wait will time out",
     "kube-scheduler": "new pods are not scheduled and stay Pending; helm --wait will time out",
 }
-
-
-# A leader that stops gracefully *releases* its lease: client-go's release() writes an empty
-# holder and leaseDurationSeconds: 1 (tools/leaderelection/leaderelection.go, ReleaseOnCancel;
-# kube-scheduler does this, kube-controller-manager only with its ReleaseLeaderElectionLockOnExit
-# gate). A successor can take a released lease at once, so the clock runs from the release, on
-# the components' default lease duration rather than on that 1 s.
-DEFAULT_LEASE = timedelta(seconds=15)
-
-
-def _duration(lease: LeaseState) -> timedelta:
-    return timedelta(seconds=lease.duration_seconds) if lease.holder else DEFAULT_LEASE
-
-
-def stale_leases(leases: Leases) -> dict[str, timedelta]:
-    """Component -> how long its lease has gone unrenewed, for the stale ones."""
-    out = {}
-    for name, lease in leases.items.items():
-        if lease.renew_time is None:
-            continue
-        age = leases.server_time - lease.renew_time
-        if age > _duration(lease) + STALE_MARGIN:
-            out[name] = age
-    return out
 
 
 # A new leader syncs every object its controllers watch before acting; give it this long.
@@ -93,7 +68,7 @@ def controlplane_leases(policy: Policy, leases: Leases) -> Finding:
     absent = [name for name in CONSEQUENCE if name not in leases.items]
     for name, lease in leases.items.items():
         evidence[name] = _lease_evidence(lease, leases.server_time)
-    down = {n: a for n, a in stale.items() if a > FAILOVER_DURATIONS * _duration(leases.items[n])}
+    down = {n: a for n, a in stale.items() if a > FAILOVER_DURATIONS * lease_duration(leases.items[n])}
     if stale and not down:
         return Finding(
             id="controlplane.leases",

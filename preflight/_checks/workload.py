@@ -10,21 +10,21 @@ import difflib
 from datetime import timedelta
 from typing import Any
 
-from .._durations import format_age
+from kube_client._durations import format_age
 from .._facts import (
-    INVALID_SINCE_LABEL,
-    LAST_USED_LABEL,
-    SA_UID_ANNOTATION,
     Bindings,
     HelmRelease,
     KubeObject,
     Leases,
     ServerVersion,
     ServiceAccountFacts,
+    token_filled,
 )
 from .._model import Finding, Outcome
 from .._runner import FactError, Policy
-from .controlplane import new_leader_age, stale_leases
+from kube_client._cluster import INVALID_SINCE_LABEL, LAST_USED_LABEL, SA_UID_ANNOTATION, stale_leases
+
+from .controlplane import new_leader_age
 
 __all__ = ["helm_release", "rbac_subjects", "serviceaccount_token"]
 
@@ -59,11 +59,11 @@ def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | 
     evidence: dict[str, Any] = {"service_account": who, "uid": sa.uid, "server_version": getattr(version, "git_version", None)}
     candidates = sa.secrets_for_account()
     current = [s for s in candidates if (_meta(s).get("annotations") or {}).get(SA_UID_ANNOTATION) in (None, "", sa.uid)]
-    usable = [s for s in current if (s.get("data") or {}).get("token") and not (_meta(s).get("labels") or {}).get(INVALID_SINCE_LABEL)]
+    usable = [s for s in current if token_filled(s) and not (_meta(s).get("labels") or {}).get(INVALID_SINCE_LABEL)]
     evidence["token_secrets"] = [
         {
             "name": _meta(s).get("name"),
-            "filled": bool((s.get("data") or {}).get("token")),
+            "filled": token_filled(s),
             "listed_in_serviceaccount": _meta(s).get("name") in sa.listed_secrets,
             "invalid_since": (_meta(s).get("labels") or {}).get(INVALID_SINCE_LABEL),
             "last_used": (_meta(s).get("labels") or {}).get(LAST_USED_LABEL),
@@ -87,7 +87,7 @@ def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | 
                        message=f"the token Secret {sa.namespace}/{name} was invalidated on {since} by the legacy token cleaner: requests with it get 401",
                        remediation=f"create a new token (sa-tokens ensure -n {sa.namespace} {sa.name}); removing the label re-enables the old one temporarily")
     stale_uid = [s for s in candidates if s not in current]
-    empty = [s for s in current if not (s.get("data") or {}).get("token")]
+    empty = [s for s in current if not token_filled(s)]
     why = _kcm_explanation(leases)
     if empty:
         name = _meta(empty[0]).get("name")

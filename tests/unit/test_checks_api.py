@@ -7,13 +7,13 @@ import yaml
 
 from preflight._checks.api import api_reachable, tls_serving_cert
 from preflight._checks.auth import auth_identity, auth_permissions
-from preflight._errors import UnauthorizedError, UnreachableError
+from kube_client._errors import UnauthorizedError, UnreachableError
 from preflight._facts import AccessResult, Health, Identity, Permission, ServerVersion
-from preflight._kubeconfig import ClusterEntry, Credentials, Material
+from kube_client._kubeconfig import ClusterEntry, Credentials, Material
 from preflight._model import Outcome
 from preflight._probe import TlsProbe
 from preflight._runner import FactError, Policy
-from preflight._target import Target
+from kube_client._target import Target
 from tests.pkifactory import NOW, YEAR, make_ca, make_leaf
 
 DAY = timedelta(days=1)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from preflight._checks.controlplane import controlplane_apiservices, controlplane_leases, controlplane_token_controller
-from preflight._errors import ForbiddenError
+from kube_client._errors import ForbiddenError
 from preflight._facts import ApiServiceState, CanaryResult, LeaseState, Leases
 from preflight._model import Outcome
 from preflight._runner import FactError, Policy

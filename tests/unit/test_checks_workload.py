@@ -31,7 +31,8 @@ def token_secret(name: str, *, account: str = "rmxc-jenkins", uid: str | None = 
     return {
         "metadata": {"name": name, "annotations": annotations, "labels": labels or {}},
         "type": "kubernetes.io/service-account-token",
-        "data": {"token": "c2VjcmV0"} if filled else {},
+        # what the token controller writes, all three keys in one update
+        "data": {"token": "c2VjcmV0", "ca.crt": "Y2E=", "namespace": "cm14Yy1wcm9k"} if filled else {},
     }
 
 
@@ -141,3 +142,13 @@ def test_an_empty_token_right_after_a_new_leader_took_over_is_only_a_warning() -
     fresh = Leases(items={"kube-controller-manager": lease}, server_time=NOW)
     f = serviceaccount_token(Policy(now=NOW), facts(token_secret("rmxc-jenkins-token", filled=False)), V137, fresh)
     assert f.outcome is Outcome.WARN and "became leader only 3s ago" in f.message
+
+
+def test_a_token_secret_with_a_token_but_no_ca_is_not_usable() -> None:
+    """One definition of "filled" (kube_client._cluster.token_filled): a hand-edited Secret
+    with a token but no ca.crt cannot become a kubeconfig credential, so it is not a pass."""
+    half = token_secret("rmxc-jenkins-token")
+    half["data"] = {"token": "c2VjcmV0"}
+    f = serviceaccount_token(Policy(now=NOW), facts(half), V137, leases(kcm_age=1))
+    assert f.outcome is Outcome.FAIL
+    assert f.evidence["token_secrets"][0]["filled"] is False

@@ -129,7 +129,7 @@ def test_offline_commands_do_not_import_network_clients(tmp_path: Path) -> None:
     probe = (
         "import sys; from preflight._cli import main; "
         f"code = main(['certs', '--pki-dir', {str(tree.root)!r}, '-o', 'json']); "
-        "heavy = [m for m in ('kubernetes', 'urllib3', 'requests', 'preflight._http') if m in sys.modules]; "
+        "heavy = [m for m in ('kubernetes', 'urllib3', 'requests', 'kube_client._http') if m in sys.modules]; "
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})

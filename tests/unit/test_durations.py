@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from preflight._durations import format_residual, parse_duration
-from preflight._errors import ConfigError
+from kube_client._durations import format_residual, parse_duration
+from kube_client._errors import ConfigError
 
 S, MS, M, H = timedelta(seconds=1), timedelta(milliseconds=1), timedelta(minutes=1), timedelta(hours=1)
 D, Y = 24 * H, 365 * 24 * H

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from preflight._errors import ConfigError
-from preflight._kubeconfig import decode_jwt_claims, default_paths, load_kubeconfig
-from preflight._kubeconfig_checks import judge_credentials, judge_file, judge_tls, validate_inline
+from kube_client._errors import ConfigError
+from kube_client._kubeconfig import decode_jwt_claims, default_paths, load_kubeconfig
+from kube_client._target import validate_inline
+from preflight._kubeconfig_checks import judge_credentials, judge_file, judge_tls
 from preflight._model import Outcome
 from preflight._x509 import ExpiryPolicy
 from tests.pkifactory import NOW, YEAR, b64, kubeconfig_doc, make_ca, make_leaf, write, write_kubeconfig

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from preflight._checks.auth import auth_permissions
-from preflight._errors import ConfigError
+from kube_client._errors import ConfigError
 from preflight._facts import AccessResult
 from preflight._manifests import DiscoveredKind, ManifestKind, permissions_for, read_manifests
 from preflight._model import Outcome

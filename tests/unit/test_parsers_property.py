@@ -5,9 +5,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preflight._errors import PreflightError
-from preflight._kubeconfig import decode_jwt_claims, load_kubeconfig, parse_document
-from preflight._kubeconfig_checks import validate_inline
+from kube_client._errors import PreflightError
+from kube_client._kubeconfig import decode_jwt_claims, load_kubeconfig, parse_document
+from kube_client._target import validate_inline
 from preflight._x509 import describe, load_certificates, load_private_key
 from tests.pkifactory import make_ca, make_leaf
 

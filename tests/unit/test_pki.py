@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from preflight._errors import ConfigError
+from kube_client._errors import ConfigError
 from preflight._model import Outcome
 from preflight._pki import KUBEADM_PKI, Kind, collect_pki, judge_entry, kubeadm_dir
 from preflight._x509 import ExpiryPolicy

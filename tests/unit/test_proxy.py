@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from preflight._errors import ConfigError, UnreachableError
-from preflight._proxy import choose_proxy, open_tunnel
-from preflight._runner import Deadline
-from preflight._target import resolve_target
+from kube_client._errors import ConfigError, UnreachableError
+from kube_client._proxy import choose_proxy, open_tunnel
+from kube_client._deadline import Deadline
+from kube_client._target import resolve_target
 from tests.connect_proxy import connect_proxy
 from tests.pkifactory import kubeconfig_doc, write_kubeconfig
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from preflight._errors import ForbiddenError, NoChecksError, UnreachableError
+from kube_client._errors import ForbiddenError, NoChecksError, UnreachableError
 from preflight._model import Finding, Outcome
 from preflight._runner import Check, Deadline, FactError, Facts, Policy, run_checks
 

@@ -51,7 +51,7 @@ def test_kubeconfig_for_without_a_ca_leaves_certificate_authority_data_out() -> 
 
 
 def test_kubeconfig_for_is_read_by_the_projects_own_kubeconfig_loader(tmp_path: Path) -> None:
-    from preflight._target import resolve_target
+    from kube_client._target import resolve_target
 
     ca_pem = make_ca().cert_pem
     path = tmp_path / "ci.conf"
@@ -65,7 +65,7 @@ def test_kubeconfig_for_is_read_by_the_projects_own_kubeconfig_loader(tmp_path: 
 
 
 def test_kubeconfig_for_carries_the_proxy_url_and_tls_server_name_it_is_given(tmp_path: Path) -> None:
-    from preflight._target import resolve_target
+    from kube_client._target import resolve_target
 
     path = tmp_path / "ci.conf"
     write_secret_file(path, kubeconfig_for(server="https://10.0.0.1:6443", ca_pem=None, namespace="ci", account="jenkins", token=TOKEN,

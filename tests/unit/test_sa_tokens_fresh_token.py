@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from preflight._errors import UnauthorizedError
+from kube_client._errors import UnauthorizedError
 from preflight._facts import Identity
-from preflight._runner import Deadline
+from kube_client._deadline import Deadline
 from sa_tokens import _ensure
 
 ACCOUNT = Identity(username="system:serviceaccount:ci:jenkins")
@@ -53,9 +53,9 @@ def test_a_token_still_refused_after_the_grace_is_a_401_that_is_not_retried_furt
 
 def test_the_new_token_is_checked_over_the_same_route_as_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
     """Same server, CA and proxy: a cluster reached only through a proxy is verified through it."""
-    from preflight._proxy import choose_proxy
-    from preflight._target import Target
-    from preflight._kubeconfig import ClusterEntry, Credentials
+    from kube_client._proxy import choose_proxy
+    from kube_client._target import Target
+    from kube_client._kubeconfig import ClusterEntry, Credentials
 
     target = Target(context="ci", cluster=ClusterEntry(name="c", server="https://k8s.corp:6443"), credentials=Credentials(user="admin"),
                     namespace="ci", namespace_source="flag", proxy=choose_proxy("https://k8s.corp:6443", "http://jump:8888", {}))

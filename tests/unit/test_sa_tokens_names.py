@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import sa_tokens
-from preflight._errors import UnreachableError
+from kube_client._errors import UnreachableError
 from sa_tokens import ConfigError
 from sa_tokens._names import check_namespace, check_subdomain
 from tests.pkifactory import kubeconfig_doc, make_ca, write_kubeconfig

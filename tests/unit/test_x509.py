@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from preflight._errors import ConfigError
+from kube_client._errors import ConfigError
 from preflight._model import Outcome
 from preflight._x509 import (
     ExpiryPolicy,

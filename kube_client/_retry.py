@@ -14,7 +14,7 @@ from typing import TypeVar
 from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential, wait_random
 
 from ._errors import ClusterError
-from ._runner import Deadline
+from ._deadline import Deadline
 
 __all__ = ["is_transient", "with_retries"]
 

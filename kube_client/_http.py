@@ -49,9 +49,9 @@ from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableEr
 from ._kubeconfig import ExecSpec
 from ._proxy import Proxy
 from ._retry import with_retries
-from ._runner import Deadline
+from ._deadline import Deadline
 from ._target import Target
-from ._x509 import load_certificates
+from ._pem import load_certificates
 
 __all__ = ["KubeClient", "Response", "ssl_context_for", "translate_network_error"]
 

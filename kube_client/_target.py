@@ -19,8 +19,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ._errors import ConfigError
-from ._kubeconfig import ClusterEntry, Credentials, Material, default_paths, load_kubeconfig
-from ._kubeconfig_checks import validate_inline
+from ._kubeconfig import ClusterEntry, ContextView, Credentials, Material, default_paths, load_kubeconfig
+from ._pem import key_matches, load_certificates, load_private_key
 from ._proxy import Proxy, choose_proxy
 
 __all__ = ["IN_CLUSTER_DIR", "Target", "resolve_target"]
@@ -115,3 +115,25 @@ def resolve_target(
         kubeconfig=config.paths,
         proxy=choose_proxy(view.cluster.server, view.cluster.proxy_url, env),
     )
+
+
+def validate_inline(view: ContextView) -> None:
+    """Refuse what kubectl refuses before it sends a request: corrupt inline data, PEM
+    garbage, half a key pair. Raises ``ConfigError`` naming the file and field (exit 2).
+
+    File references that do not resolve are left to the checks, which report them."""
+    creds, cluster = view.credentials, view.cluster
+    for material in (creds.client_cert, creds.client_key, creds.token, cluster.ca):
+        if material is not None and material.problem and material.path is None:
+            raise ConfigError(material.problem, source=material.source)
+    if (creds.client_cert is None) != (creds.client_key is None):
+        have, lack = ("client-key", "client-certificate") if creds.client_cert is None else ("client-certificate", "client-key")
+        raise ConfigError(f"users[{creds.user}] has {have} but no {lack}", source=str(view.origin), fix=f"add {lack}-data")
+    if creds.client_cert is not None and creds.client_cert.data is not None:
+        cert = load_certificates(creds.client_cert.data, source=creds.client_cert.source)[0]
+        if creds.client_key is not None and creds.client_key.data is not None:
+            key = load_private_key(creds.client_key.data, source=creds.client_key.source)
+            if not key_matches(cert, key):
+                raise ConfigError("the client key does not match the client certificate", source=creds.client_key.source)
+    if cluster.ca is not None and cluster.ca.data is not None:
+        load_certificates(cluster.ca.data, source=cluster.ca.source)

@@ -27,6 +27,7 @@ header into a message. API error bodies are reduced to the Status ``reason`` and
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_UNUSABLE",
     "ClusterError",
     "ConfigError",
     "ConflictError",
@@ -40,6 +41,8 @@ __all__ = [
     "error_for_status",
 ]
 
+# The documented exit code for "could not run": bad input, unreachable or refusing API.
+EXIT_UNUSABLE = 2
 _MAX_MESSAGE = 300
 
 
@@ -51,7 +54,7 @@ def _one_line(text: str) -> str:
 class PreflightError(Exception):
     """Base of everything preflight raises on purpose."""
 
-    exit_code = 2
+    exit_code = EXIT_UNUSABLE
 
     def __init__(self, message: str, *, fix: str = "") -> None:
         self.message = _one_line(message)

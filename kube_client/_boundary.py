@@ -1,0 +1,50 @@
+"""The command-line error boundary both tools share: expected failures become one line.
+
+Usage errors and ``PreflightError`` print ``<prog>: error: ...`` on stderr and return the
+documented exit code.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from ._errors import EXIT_UNUSABLE, PreflightError
+
+__all__ = ["interrupt_on_sigterm", "invoke"]
+
+
+def invoke(group: click.Group, prog: str, argv: Sequence[str] | None, obj: Any = None) -> int:
+    """Run a click group; the one place expected failures become one line and an exit code.
+
+    Usage errors and ``PreflightError`` print ``<prog>: error: ...`` on stderr and return the
+    documented code; nothing else is caught, so a bug still shows its traceback."""
+    try:
+        result = group.main(args=list(argv) if argv is not None else None, prog_name=prog, standalone_mode=False, obj=obj)
+    except click.exceptions.Exit as exc:  # --help, --version
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        sub = exc.ctx.command_path.split(" ", 1)[-1] if exc.ctx and " " in exc.ctx.command_path else ""
+        hint = f" (see '{prog} {sub} --help')" if sub else ""
+        click.echo(f"{prog}: error: {exc.format_message()}{hint}", err=True)
+        return EXIT_UNUSABLE
+    except (click.Abort, KeyboardInterrupt):
+        click.echo(f"{prog}: interrupted", err=True)
+        return EXIT_UNUSABLE
+    except PreflightError as exc:
+        click.echo(f"{prog}: error: {exc}", err=True)
+        return exc.exit_code
+    return int(result) if isinstance(result, int) else 0
+
+
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so ``finally`` clean-ups run: Jenkins aborts a build with
+    SIGTERM, and a --deep canary or a half-done report must not be left behind."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
