@@ -6,13 +6,14 @@ documented exit code.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from ._errors import EXIT_UNUSABLE, PreflightError
+from ._errors import EXIT_UNUSABLE, PreflightError, describe_bug
 
 __all__ = ["interrupt_on_sigterm", "invoke"]
 
@@ -21,7 +22,8 @@ def invoke(group: click.Group, prog: str, argv: Sequence[str] | None, obj: Any =
     """Run a click group; the one place expected failures become one line and an exit code.
 
     Usage errors and ``PreflightError`` print ``<prog>: error: ...`` on stderr and return the
-    documented code; nothing else is caught, so a bug still shows its traceback."""
+    documented code. Anything else is a bug, and still one line with exit 2: its type and
+    where it was raised, never its message."""
     try:
         result = group.main(args=list(argv) if argv is not None else None, prog_name=prog, standalone_mode=False, obj=obj)
     except click.exceptions.Exit as exc:  # --help, --version
@@ -37,6 +39,14 @@ def invoke(group: click.Group, prog: str, argv: Sequence[str] | None, obj: Any =
     except PreflightError as exc:
         click.echo(f"{prog}: error: {exc}", err=True)
         return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug is one line too
+        # Type and raising line only: foreign messages quote their input, a token included.
+        # PREFLIGHT_DEBUG=1 re-raises for the traceback.
+        if os.environ.get("PREFLIGHT_DEBUG") == "1":
+            raise
+        click.echo(f"{prog}: error: unexpected {describe_bug(exc)}: this is a bug, please report it "
+                   "(PREFLIGHT_DEBUG=1 shows the traceback)", err=True)
+        return EXIT_UNUSABLE
     return int(result) if isinstance(result, int) else 0
 
 

@@ -13,17 +13,25 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 
 
+# time.Duration is int64 nanoseconds (Go time.ParseDuration: "invalid duration" beyond it)
+MAX_SECONDS = (2**63 - 1) / 1e9
+
+
 def parse_duration(text: str, *, name: str = "duration") -> timedelta:
     """``30d``, ``1h30m``, ``500ms``, or bare seconds (``20``)."""
     raw = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", raw):
-        return timedelta(seconds=float(raw))
-    parts = _PART.findall(raw)
-    if not raw or "".join(n + u for n, u in parts) != raw:
-        raise ConfigError(
-            f"{name}: {text!r} is not a duration", fix="use a number with a unit, e.g. 20s, 7d, 1h30m"
-        )
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+        seconds = float(raw)
+    else:
+        parts = _PART.findall(raw)
+        if not raw or "".join(n + u for n, u in parts) != raw:
+            raise ConfigError(
+                f"{name}: {text!r} is not a duration", fix="use a number with a unit, e.g. 20s, 7d, 1h30m"
+            )
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds > MAX_SECONDS:  # timedelta would overflow long before; Go's ParseDuration stops here
+        raise ConfigError(f"{name}: {text!r} is longer than a Go duration can be (about 292 years)", fix="use a shorter duration")
+    return timedelta(seconds=seconds)
 
 
 def format_residual(remaining: timedelta) -> str:

@@ -26,6 +26,9 @@ header into a message. API error bodies are reduced to the Status ``reason`` and
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 __all__ = [
     "EXIT_UNUSABLE",
     "ClusterError",
@@ -38,6 +41,7 @@ __all__ = [
     "ServerError",
     "UnauthorizedError",
     "UnreachableError",
+    "describe_bug",
     "error_for_status",
 ]
 
@@ -132,3 +136,11 @@ def error_for_status(status: int, message: str, *, reason: str = "") -> ClusterE
     if status == 429 or status >= 500:
         return ServerError(message, status=status, reason=reason)
     return ClusterError(message, status=status, reason=reason)
+
+
+def describe_bug(exc: BaseException) -> str:
+    """An unexpected exception as its type and where it was raised, never its text: foreign
+    messages quote their input (http.client quotes a rejected header, the token in it)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{where}"

@@ -53,7 +53,7 @@ from ._deadline import Deadline
 from ._target import Target
 from ._pem import load_certificates
 
-__all__ = ["KubeClient", "Response", "ssl_context_for", "translate_network_error"]
+__all__ = ["KubeClient", "Response", "header_value", "ssl_context_for", "translate_network_error"]
 
 CONNECT_TIMEOUT = 5.0  # a TCP+TLS connect that takes longer is "no answer"
 USER_AGENT = "kube-preflight/0.1"
@@ -98,8 +98,8 @@ def _pem(data: bytes, source: str) -> str:
 def ssl_context_for(target: Target, *, client_cert: bytes | None = None, client_key: bytes | None = None) -> ssl.SSLContext:
     """A verifying client context: the kubeconfig's CA (or system CAs), its client pair."""
     cluster = target.cluster
-    if cluster.ca is not None and cluster.ca.data is not None:
-        ctx = ssl.create_default_context(cadata=_pem(cluster.ca.data, cluster.ca.source))
+    if cluster.ca is not None:  # never the system store in place of a CA the kubeconfig names
+        ctx = ssl.create_default_context(cadata=_pem(cluster.ca.require(), cluster.ca.source))
     else:
         ctx = ssl.create_default_context()
     # Private PKIs (kubeadm) are not web-PKI: do not require its extra extension rules.
@@ -216,6 +216,21 @@ def _status_error(status: int, body: bytes, path: str) -> ClusterError:
     return err
 
 
+def header_value(value: str, *, what: str, source: str) -> str:
+    """``value`` if it can be sent as an HTTP header value, else a ConfigError that never quotes it.
+
+    Go's net/http refuses control characters other than tab (httpguts.ValidHeaderFieldValue:
+    "invalid header field value"), and so kubectl fails; http.client refuses CR/LF too but
+    quotes the whole value, the token, in its error. Non-latin-1 text cannot be encoded at all.
+    """
+    bad = next((i for i, c in enumerate(value) if (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F or ord(c) > 0xFF), None)
+    if bad is not None:
+        kind = "a line break" if value[bad] in "\r\n" else f"character U+{ord(value[bad]):04X}"
+        raise ConfigError(f"{what} contains {kind} at position {bad}, which cannot be sent in an HTTP header", source=source,
+                          fix="re-copy it: a stray newline or a pasted quote is the usual cause")
+    return value
+
+
 # -- credentials from exec plugins ----------------------------------------------------------
 
 def _run_exec_plugin(spec: ExecSpec, target: Target, timeout: float) -> Mapping[str, Any]:
@@ -232,6 +247,9 @@ def _run_exec_plugin(spec: ExecSpec, target: Target, timeout: float) -> Mapping[
         raise ConfigError(f"exec credential plugin {spec.command!r} is not on PATH", fix=spec.install_hint or "install it") from None
     except subprocess.TimeoutExpired:
         raise UnauthorizedError(f"exec credential plugin {spec.command!r} did not finish in {timeout:.0f}s") from None
+    except OSError as exc:  # ENOEXEC: a script without #!; EACCES: not executable
+        raise ConfigError(f"exec credential plugin {spec.command!r} cannot be started: {exc.strerror}",
+                          fix="a script needs a #! line and the executable bit") from None
     if done.returncode != 0:
         last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
         raise UnauthorizedError(f"exec credential plugin {spec.command!r} failed (exit {done.returncode}): {last[:200]}")
@@ -255,15 +273,17 @@ class KubeClient:
         creds = target.credentials
         cert = creds.client_cert.require() if creds.client_cert is not None else None
         key = creds.client_key.require() if creds.client_key is not None else None
-        token = creds.token.require().decode().strip() if creds.token is not None else None
+        token = creds.token.require().decode(errors="replace").strip() if creds.token is not None else None
+        token_source = creds.token.source if creds.token is not None else ""
         if creds.exec is not None and token is None and cert is None:
             status = _run_exec_plugin(creds.exec, target, timeout=max(1.0, deadline.remaining()))
             token = status.get("token")
+            token_source = f"the token from exec credential plugin {creds.exec.command!r}"
             if status.get("clientCertificateData"):
                 cert, key = str(status["clientCertificateData"]).encode(), str(status.get("clientKeyData", "")).encode()
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
-            self._headers["Authorization"] = f"Bearer {token}"
+            self._headers["Authorization"] = f"Bearer {header_value(str(token), what='the token', source=token_source)}"
         ssl_context = ssl_context_for(target, client_cert=cert, client_key=key) if target.cluster.server.startswith("https://") else None
         # Two lanes, each a pool with a slot per connection. A request takes a slot *before*
         # its timeouts are computed, so one queued behind hung requests still ends at the
@@ -319,6 +339,10 @@ class KubeClient:
             raw = chosen.pool.urlopen(method, url, body=body, headers=headers, timeout=self._timeout(read, deadline), redirect=False)
         except (HTTPError, OSError) as exc:
             raise self._network_error(exc) from None
+        except (ValueError, TypeError, UnicodeError) as exc:
+            # http.client's own refusals quote the request (headers included): keep only the type.
+            raise UnreachableError(f"the request {method} {url.split('?')[0]} could not be sent ({type(exc).__name__})",
+                                   step="connect", transient=False) from None
         finally:
             chosen.slots.release()
         if raw.status >= 400 and raw.status not in answers:
@@ -347,7 +371,14 @@ class KubeClient:
         url = path + ("?" + urlencode({k: v for k, v in query.items() if v is not None}) if query else "")
         payload = json.dumps(body).encode() if body is not None else None
         budget = deadline or self.deadline
-        return with_retries(budget, lambda: self._once(method, url, payload, read_timeout, deadline=budget, lane=lane))
+        resp = with_retries(budget, lambda: self._once(method, url, payload, read_timeout, deadline=budget, lane=lane))
+        if resp.data is not None and not isinstance(resp.data, dict):
+            # The API answers JSON objects only; an HTML 200 is an SSO login page or a proxy's.
+            got = "non-JSON text" if isinstance(resp.data, str) else "JSON that is not an object"
+            raise ClusterError(f"{self.target.cluster.server} answered {method} {path} with {got} (HTTP {resp.status}): "
+                               "this is not the Kubernetes API", status=resp.status,
+                               fix="check the server URL and port: a web login page or a proxy answers there")
+        return resp
 
     def get(self, path: str, **query: Any) -> Response:
         return self.request("GET", path, query=query or None)
@@ -394,6 +425,9 @@ class KubeClient:
         except (HTTPError, OSError) as exc:
             api.slots.release()
             raise self._network_error(exc) from None
+        except (ValueError, TypeError, UnicodeError) as exc:  # as in _once: never the request's text
+            api.slots.release()
+            raise UnreachableError(f"the watch of {path} could not be sent ({type(exc).__name__})", step="connect", transient=False) from None
         try:
             if raw.status >= 400:
                 raise _status_error(raw.status, raw.read(), url)

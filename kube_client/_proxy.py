@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from ._errors import ConfigError, UnreachableError
+from ._urls import split_url
 
 __all__ = ["Proxy", "choose_proxy", "open_tunnel"]
 
@@ -56,17 +57,15 @@ def _parse(raw: str, source: str) -> Proxy:
             f"{source} is a {parts.scheme}:// proxy; preflight supports only http:// (HTTP CONNECT) proxies",
             fix="use the proxy's http:// address, or run preflight where the API server is reachable directly",
         )
-    try:
-        port = parts.port or 80
-    except ValueError:
-        port = -1
-    if not parts.hostname or port <= 0:
+    checked = split_url(parts.geturl())
+    if checked is None:
         raise ConfigError(f"{source} is not a usable proxy address (it needs http://HOST[:PORT])")
+    _, host, port = checked
     auth = ""
     if parts.username is not None:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         auth = "Basic " + base64.b64encode(pair.encode()).decode()
-    return Proxy(host=parts.hostname, port=port, source=source, authorization=auth)
+    return Proxy(host=host, port=port, source=source, authorization=auth)
 
 
 def _first(environ: Mapping[str, str], *names: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from ._errors import ConfigError
 from ._kubeconfig import ClusterEntry, ContextView, Credentials, Material, default_paths, load_kubeconfig
 from ._pem import key_matches, load_certificates, load_private_key
 from ._proxy import Proxy, choose_proxy
+from ._urls import split_url
 
 __all__ = ["IN_CLUSTER_DIR", "Target", "resolve_target"]
 
@@ -64,6 +65,9 @@ def _in_cluster(environ: Mapping[str, str], namespace: str | None, sa_dir: Path)
         return None
     server_host = f"[{host}]" if ":" in host else host
     server = f"https://{server_host}:{port}"
+    if split_url(server) is None:
+        raise ConfigError(f"KUBERNETES_SERVICE_HOST/PORT give {server!r}, which is not a valid address",
+                          fix="run inside a Pod, or pass --kubeconfig")
     token = Material(source=str(sa_dir / "token"), data=(sa_dir / "token").read_bytes().strip(), path=sa_dir / "token")
     ca_path = sa_dir / "ca.crt"
     ca = Material(source=str(ca_path), data=ca_path.read_bytes(), path=ca_path) if ca_path.exists() else None
@@ -105,6 +109,10 @@ def resolve_target(
         )
     if not view.cluster.server.startswith(("https://", "http://")):
         raise ConfigError(f"server {view.cluster.server!r} is not an http(s) URL", source=str(view.origin))
+    if split_url(view.cluster.server) is None:
+        raise ConfigError(f"server {view.cluster.server!r} is not a valid URL (scheme://host[:port], port 1-65535)",
+                          source=f"{view.origin}: clusters[{view.cluster.name}].server",
+                          fix="fix the address; an IPv6 host goes in brackets: https://[::1]:6443")
     ns, source = (namespace, "flag") if namespace else ((view.namespace, "context") if view.namespace else ("default", "default"))
     return Target(
         context=view.name,
@@ -121,7 +129,8 @@ def validate_inline(view: ContextView) -> None:
     """Refuse what kubectl refuses before it sends a request: corrupt inline data, PEM
     garbage, half a key pair. Raises ``ConfigError`` naming the file and field (exit 2).
 
-    File references that do not resolve are left to the checks, which report them."""
+    Credential file references that do not resolve are left to the checks, which report them;
+    an unreadable CA file is refused, as kubectl refuses it."""
     creds, cluster = view.credentials, view.cluster
     for material in (creds.client_cert, creds.client_key, creds.token, cluster.ca):
         if material is not None and material.problem and material.path is None:
@@ -135,5 +144,10 @@ def validate_inline(view: ContextView) -> None:
             key = load_private_key(creds.client_key.data, source=creds.client_key.source)
             if not key_matches(cert, key):
                 raise ConfigError("the client key does not match the client certificate", source=creds.client_key.source)
+    if cluster.ca is not None and cluster.ca.data is None:
+        # kubectl stops here too ("unable to read certificate-authority"); carrying on with the
+        # system trust store would verify against the wrong roots and misreport tls.serving-cert.
+        raise ConfigError(cluster.ca.problem or "cannot be read", source=cluster.ca.source,
+                          fix="fix the path, or inline the CA as certificate-authority-data")
     if cluster.ca is not None and cluster.ca.data is not None:
         load_certificates(cluster.ca.data, source=cluster.ca.source)

@@ -137,7 +137,8 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
         return result
 
     def probe(facts: Facts) -> TlsProbe:
-        return probe_tls(target.host, target.port, server_name=target.tls_name, deadline=facts.deadline, proxy=target.proxy)
+        return probe_tls(target.host, target.port, server_name=target.tls_name, deadline=facts.deadline, proxy=target.proxy,
+                         tls=target.cluster.server.startswith("https://"))
 
     def version(facts: Facts) -> ServerVersion:
         return read_version(c(facts))

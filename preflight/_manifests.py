@@ -73,7 +73,13 @@ def read_manifests(path: str) -> tuple[ManifestKind, ...]:
             api_version, kind = obj.get("apiVersion"), obj.get("kind")
             if not isinstance(api_version, str) or not isinstance(kind, str):
                 continue
-            namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+            metadata = obj.get("metadata") or {}
+            namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+            if not isinstance(metadata, Mapping) or not isinstance(namespace, str | None):
+                # the API server refuses these too (metadata is an ObjectMeta); say which object
+                raise ConfigError(f"{kind} {api_version}: metadata must be a mapping with a string namespace", source=source,
+                                  fix="fix the template, or pass the output of helm template")
+            namespace = namespace or ""
             kinds.setdefault((api_version, kind, namespace), ManifestKind(api_version=api_version, kind=kind, namespace=namespace))
     if not kinds:
         raise ConfigError("holds no Kubernetes objects", source=source, fix="pass the output of helm template")

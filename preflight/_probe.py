@@ -100,8 +100,10 @@ def probe_tls(
     deadline: Deadline,
     client_pair: tuple[str, str] | None = None,
     proxy: Proxy | None = None,
+    tls: bool = True,
 ) -> TlsProbe:
-    """Resolve, connect (through ``proxy`` if given) and handshake; raise ``UnreachableError``
+    """Resolve, connect (through ``proxy`` if given) and, unless ``tls`` is False (an http://
+    server), handshake; raise ``UnreachableError``
     naming the failed step. Through a proxy, the proxy resolves the name: DNS time is zero and
     the address is the name as given."""
     where = f"{host}:{port}"
@@ -112,6 +114,11 @@ def probe_tls(
         raw = open_tunnel(proxy, host.strip("[]"), port, min(CONNECT_TIMEOUT, max(0.05, deadline.remaining())))
         address, resolved = host, started
     connected = time.monotonic()
+    if not tls:  # a plain http:// server: reaching it is all there is to measure
+        raw.close()
+        return TlsProbe(host=host, port=port, address=address, via=proxy.display if proxy else "",
+                        dns_ms=(resolved - started) * 1000, connect_ms=(connected - resolved) * 1000, tls_ms=0.0,
+                        tls_version="", chain=())
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kube_client._deadline import Deadline
-from kube_client._errors import ForbiddenError, NoChecksError, UnauthorizedError, UnreachableError
+from kube_client._errors import ConfigError, ForbiddenError, describe_bug, NoChecksError, PreflightError, UnauthorizedError, UnreachableError
 from ._model import Finding, Outcome, Report
 from ._x509 import ExpiryPolicy
 
@@ -124,6 +124,9 @@ class Check:
     tolerates: tuple[str, ...] = ()  # facts the check still judges when they failed
 
 
+BUG_REMEDIATION = "this is a preflight bug; please report it with the JSON output"
+
+
 # Errors a root check explains when it failed: downstream checks then skip instead of
 # repeating it. When the root check passed, the same error is news: "could not look".
 _ROOT_CHECKS: tuple[tuple[type[BaseException], str], ...] = (
@@ -153,11 +156,19 @@ def _finding_for_fact_error(check: Check, failed: FactError, failed_roots: set[s
     hint = ""
     if isinstance(err, UnreachableError) and err.step == "timeout":
         hint = " while the API server answered other requests: a sign that etcd is slow or down"
+    if not isinstance(err, PreflightError):
+        return Finding(
+            id=check.id,
+            outcome=Outcome.ERROR,
+            message=f"could not collect {failed.name}: {describe_bug(err)}",
+            remediation=BUG_REMEDIATION,
+            evidence={"fact": failed.name, "error": type(err).__name__},
+        )
     return Finding(
         id=check.id,
         outcome=Outcome.ERROR,
         message=f"could not collect {failed.name}: {err}{hint}",
-        remediation=getattr(err, "fix", ""),
+        remediation=err.fix,
         evidence={"fact": failed.name, "error": type(err).__name__},
     )
 
@@ -176,8 +187,8 @@ def _judge(check: Check, facts: Facts, policy: Policy, failed_roots: set[str]) -
             Finding(
                 id=check.id,
                 outcome=Outcome.ERROR,
-                message=f"the check itself failed: {type(exc).__name__}: {exc}",
-                remediation="this is a preflight bug; please report it with the JSON output",
+                message=f"the check itself failed: {describe_bug(exc)}",
+                remediation=BUG_REMEDIATION,
             )
         ]
     own_ms = int((time.monotonic() - started) * 1000)
@@ -195,6 +206,10 @@ def run_checks(checks: Sequence[Check], facts: Facts, *, policy: Policy, meta: M
             facts.start(name)
     findings: list[Finding] = []
     for check in checks:
+        bad_input = next((v.error for n in check.needs if isinstance(v := facts.get_or_error(n), FactError)
+                          and isinstance(v.error, ConfigError)), None)
+        if bad_input is not None:  # bad input found while collecting (an exec plugin that cannot start): exit 2, as kubectl stops
+            raise bad_input
         failed_roots = {f.id for f in findings if f.outcome in (Outcome.FAIL, Outcome.ERROR)}
         findings.extend(_judge(check, facts, policy, failed_roots))
     if not findings:

@@ -8,6 +8,7 @@ with ``--token-out -``), never into logs, JSON or a child process's argv.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,18 @@ def _namespace(kubeconfig: str | None, context: str | None, namespace: str | Non
 
 def _outputs(result: Any, kubeconfig_out: Path | None, token_out: str | None, server: str | None, ca_file: Path | None,
              kubeconfig: str | None, context: str | None) -> None:
+    from kube_client._errors import ConfigError
+
+    try:
+        _write_outputs(result, kubeconfig_out, token_out, server, ca_file, kubeconfig, context)
+    except ConfigError as exc:
+        # The Secret exists and works: say so, or the user deletes and recreates it for nothing.
+        raise ConfigError(f"{exc}; the token Secret {result.namespace}/{result.secret} is in place",
+                          fix="fix the path and run the same command again: it reuses the Secret") from None
+
+
+def _write_outputs(result: Any, kubeconfig_out: Path | None, token_out: str | None, server: str | None, ca_file: Path | None,
+                   kubeconfig: str | None, context: str | None) -> None:
     from kube_client._target import resolve_target
 
     from ._kubeconfig_out import kubeconfig_for, write_secret_file
@@ -66,6 +79,11 @@ def _check_paths(*paths: Path | str | None) -> None:
         parent = Path(p).parent
         if not parent.is_dir():
             raise ConfigError(f"folder {parent} does not exist", source=str(p))
+        # Checked before anything is created, so a bad path costs no orphaned Secret.
+        if Path(p).is_dir():
+            raise ConfigError("is a folder, not a file", source=str(p))
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"folder {parent} is not writable", source=str(p))
 
 
 @click.group(context_settings=_ctx)

@@ -348,3 +348,32 @@ def test_https_proxy_in_the_environment_is_ignored_for_a_loopback_server_as_kube
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens there
     code, findings, _ = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig))
     assert code == 0 and "via" not in findings["api.reachable"]["evidence"], findings["api.reachable"]
+
+
+def test_a_plain_http_server_is_reachable_and_has_no_certificate_to_judge(cluster: Any, preflight: Any, tmp_path: Path) -> None:
+    """``kubectl proxy`` serves the real API on plain http://; the probe used to do TLS there
+    whatever the scheme, so api.reachable always failed (issue 12)."""
+    proxy = subprocess.Popen(
+        [str(cluster.bin_dir / "kubectl"), "--kubeconfig", str(cluster.admin_kubeconfig), "proxy", "--port=0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert proxy.stdout is not None
+        line = proxy.stdout.readline()  # "Starting to serve on 127.0.0.1:NNNNN"; blocks until it listens
+        address = line.strip().rsplit(" ", 1)[-1]
+        assert address.startswith("127.0.0.1:"), line
+        path = write_kubeconfig(tmp_path / "http", {
+            "apiVersion": "v1", "kind": "Config", "current-context": "p",
+            "clusters": [{"name": "p", "cluster": {"server": f"http://{address}"}}],
+            "users": [{"name": "p", "user": {}}],
+            "contexts": [{"name": "p", "context": {"cluster": "p", "user": "p"}}],
+        })
+        code, findings, _ = preflight("check", "--kubeconfig", str(path), "--timeout", "20s")
+        assert findings["api.reachable"]["outcome"] == "pass", findings["api.reachable"]
+        assert findings["tls.serving-cert"]["outcome"] == "skip"
+        assert "plain http" in findings["tls.serving-cert"]["message"]
+        assert findings["auth.identity"]["outcome"] == "pass"  # the proxy authenticates as the admin
+        assert code == 0, findings
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)

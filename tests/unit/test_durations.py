@@ -46,3 +46,9 @@ def test_durations_parse_as_users_type_them(text: str, seconds: float) -> None:
 def test_unparseable_duration_is_a_config_error_naming_the_flag(text: str) -> None:
     with pytest.raises(ConfigError, match="--timeout"):
         parse_duration(text, name="--timeout")
+
+
+@pytest.mark.parametrize("text", ["1e400", "99999999999999999999d", "300y", "9" * 400])
+def test_an_overflowing_duration_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_duration(text)

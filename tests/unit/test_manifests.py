@@ -68,3 +68,11 @@ def test_kinds_the_server_does_not_serve_fail_the_permission_check() -> None:
     old = DiscoveredKind(kind=ManifestKind(api_version="extensions/v1beta1", kind="Ingress"))
     f = auth_permissions(target(), Policy(), [AccessResult(permission=p, allowed=True) for p in permissions_for([old])], [old])
     assert f.outcome is Outcome.FAIL and "Ingress (extensions/v1beta1)" in f.message and "does not serve" in f.message
+
+
+@pytest.mark.parametrize("metadata", ["[a, b]", "7", "{namespace: [x]}"])
+def test_a_manifest_with_malformed_metadata_is_one_config_error(tmp_path: Path, metadata: str) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {metadata}\n")
+    with pytest.raises(ConfigError, match="ConfigMap v1: metadata must be a mapping"):
+        read_manifests(str(path))

@@ -83,3 +83,82 @@ def test_resolving_any_kubeconfig_shape_raises_only_config_errors(tmp_path_facto
 @given(st.text(max_size=300))
 def test_jwt_decoding_never_raises(token: str) -> None:
     assert decode_jwt_claims(token) is None or isinstance(decode_jwt_claims(token), dict)
+
+
+# -- resolve_target and KubeClient: the client boundary (issue 12) ------------------------------
+
+servers = st.sampled_from([
+    "https://127.0.0.1:6443", "https://[::1:6443", "https://[::1]:6443", "https://host:99999", "https://host:-1",
+    "https://host:port", "http://127.0.0.1:8080", "https://h/k8s/clusters/c-x", "https://", "ftp://h", "",
+]) | st.text(max_size=40)
+proxies = st.none() | st.sampled_from(["http://proxy:3128", "http://[::1:3128", "socks5://p:1080", "http://u:p@proxy:99999", "::"]) | st.text(max_size=30)
+scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+
+
+@st.composite
+def realistic_kubeconfig(draw: st.DrawFn) -> dict[str, object]:
+    cluster: dict[str, object] = {"server": draw(servers | scalars)}
+    if (proxy := draw(proxies)) is not None:
+        cluster["proxy-url"] = proxy
+    if draw(st.booleans()):
+        cluster["insecure-skip-tls-verify"] = draw(scalars)
+    if draw(st.booleans()):
+        cluster["tls-server-name"] = draw(scalars)
+    user: dict[str, object] = {}
+    if draw(st.booleans()):
+        user["token"] = draw(st.text(max_size=40) | scalars)
+    if draw(st.booleans()):
+        user.update({"username": draw(scalars), "password": draw(scalars)})
+    if draw(st.booleans()):
+        user["as"] = draw(scalars)
+        user["as-groups"] = draw(st.lists(scalars, max_size=2) | scalars)
+    return {
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": draw(scalars)}}],
+        "clusters": [{"name": "k", "cluster": cluster}],
+        "users": [{"name": "u", "user": user}],
+    }
+
+
+@SETTINGS
+@given(realistic_kubeconfig())
+def test_resolve_target_and_client_raise_only_our_errors(tmp_path_factory, doc: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from kube_client._deadline import Deadline
+    from kube_client._http import KubeClient
+    from kube_client._target import resolve_target
+
+    path: Path = tmp_path_factory.mktemp("kc") / "config"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        KubeClient(resolve_target(kubeconfig=str(path), environ={}), Deadline(1)).close()
+    except PreflightError:
+        pass
+
+
+hostile_tokens = st.text(min_size=8, max_size=60).map(lambda t: "tok" + t + "en") | st.sampled_from(
+    ["s3cr3t-token\r\nX-Injected: 1", "s3cr3t-token\nmore", "s3cr3t\x00token", "s3cr3t\u2019token", "s3cr3t\x7ftoken"])
+
+
+@SETTINGS
+@given(hostile_tokens)
+def test_a_hostile_token_is_refused_without_being_quoted(tmp_path_factory, token: str) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from kube_client._deadline import Deadline
+    from kube_client._http import KubeClient
+    from kube_client._target import resolve_target
+
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+           "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+           "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
+           "users": [{"name": "u", "user": {"token": token}}]}
+    path: Path = tmp_path_factory.mktemp("kc") / "config"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        KubeClient(resolve_target(kubeconfig=str(path), environ={}), Deadline(1)).close()
+    except PreflightError as exc:
+        assert token.strip() not in str(exc) and token.strip() not in exc.fix
+    else:  # accepted only when every character can go in a header as it is
+        assert all(c == "\t" or 0x20 <= ord(c) <= 0xFF and ord(c) != 0x7F for c in token.strip())

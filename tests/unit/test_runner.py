@@ -51,12 +51,14 @@ def test_a_collector_that_never_returns_ends_at_the_deadline_as_an_error() -> No
 
 def test_a_check_that_raises_becomes_an_error_and_the_others_still_run() -> None:
     def boom(policy: Policy) -> Finding:
-        raise RuntimeError("bug")
+        raise RuntimeError("bug quoting Bearer s3cr3t")
 
     checks = [Check(id="a", needs=(), run=boom), Check(id="b", needs=(), run=ok("b"))]
     report = run_checks(checks, Facts({}, Deadline(5)), policy=Policy())
     assert [(f.id, f.outcome) for f in report.findings] == [("a", Outcome.ERROR), ("b", Outcome.PASS)]
-    assert "RuntimeError: bug" in report.findings[0].message
+    # the type and the raising line, never the text: foreign messages quote their input
+    assert "RuntimeError at test_runner.py:" in report.findings[0].message
+    assert "s3cr3t" not in repr(report.findings)
     assert report.exit_code() == 1
 
 
@@ -115,3 +117,15 @@ def test_exit_code_contract(outcomes: list[Outcome], strict: bool, code: int) ->
     report = Report(findings=[Finding(id=f"c{i}", outcome=o, message="m") for i, o in enumerate(outcomes)])
     assert report.exit_code(strict=strict) == code
     assert report.summary(strict=strict)["ready"] is (code == 0)
+
+
+def test_a_foreign_collector_error_reaches_the_report_without_its_text() -> None:
+    """http.client's ValueError for a header with CR/LF quotes the header, token included."""
+    def collect(facts: Facts) -> object:
+        raise ValueError("Invalid header value b'Bearer s3cr3t\\r\\nX: y'")
+
+    checks = [Check(id="a", needs=("x",), run=ok("a"))]
+    report = run_checks(checks, Facts({"x": collect}, Deadline(5)), policy=Policy())
+    (finding,) = report.findings
+    assert finding.outcome is Outcome.ERROR and "ValueError" in finding.message
+    assert "s3cr3t" not in repr(finding)

@@ -75,3 +75,10 @@ def test_bad_input_writes_no_output_file(sa_tokens_cli: Cli, kubeconfig: str, tm
 
 def test_version_exits_0(sa_tokens_cli: Cli) -> None:
     assert sa_tokens_cli("--version") == (0, f"sa-tokens {__version__}\n", "")
+
+
+def test_a_token_out_that_is_a_folder_is_refused_before_any_request(sa_tokens_cli: Cli, kubeconfig: str, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    code, out, err = sa_tokens_cli("ensure", "jenkins", "-n", "ci", "--kubeconfig", kubeconfig, "--token-out", str(folder))
+    assert_one_line_error(code, out, err, "is a folder, not a file")

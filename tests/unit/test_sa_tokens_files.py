@@ -109,3 +109,30 @@ def test_write_secret_file_accepts_a_bare_file_name_in_the_current_folder(tmp_pa
     monkeypatch.chdir(tmp_path)
     write_secret_file(Path("token"), TOKEN)
     assert (tmp_path / "token").read_text() == TOKEN and mode(tmp_path / "token") == 0o600
+
+
+def test_a_failed_write_leaves_no_file_and_is_one_config_error(tmp_path: Path) -> None:
+    from kube_client._errors import ConfigError
+
+    occupied = tmp_path / "token"
+    occupied.mkdir()  # os.replace onto a folder fails after the temporary file was written
+    with pytest.raises(ConfigError, match="cannot write"):
+        write_secret_file(occupied, TOKEN)
+    assert [p.name for p in tmp_path.iterdir()] == ["token"] and list(occupied.iterdir()) == []
+
+
+def test_an_output_failure_after_the_secret_exists_says_it_is_in_place(tmp_path: Path) -> None:
+    """The Secret was created before the write failed: the message must say so, so nobody
+    deletes a working token (issue 12)."""
+    from types import SimpleNamespace
+
+    from kube_client._errors import ConfigError
+    from sa_tokens._cli import _outputs
+
+    occupied = tmp_path / "token"
+    occupied.mkdir()
+    result = SimpleNamespace(namespace="ci", secret="jenkins-token", token=TOKEN)
+    with pytest.raises(ConfigError) as caught:
+        _outputs(result, None, str(occupied), None, None, None, None)
+    assert "ci/jenkins-token is in place" in str(caught.value) and "run the same command again" in caught.value.fix
+    assert TOKEN not in str(caught.value)

@@ -68,3 +68,81 @@ def test_unreadable_kubeconfig_names_the_file(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(ConfigError, match=str(folder)):
         resolve_target(kubeconfig=str(folder), environ=dict(os.environ))
+
+
+def test_a_missing_certificate_authority_file_is_named_and_nothing_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """kubectl refuses an unreadable CA file; falling back to the system trust store would
+    verify the server against the wrong roots (issue 12)."""
+    doc = kubeconfig_doc(server="https://192.0.2.1:6443")
+    doc["clusters"][0]["cluster"]["certificate-authority"] = str(tmp_path / "gone" / "ca.crt")  # type: ignore[index]
+    path = write_kubeconfig(tmp_path / "config", doc)
+    for argv in (["check", "--kubeconfig", str(path)], ["kubeconfig", "--kubeconfig", str(path)]):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1, err
+        assert str(tmp_path / "gone" / "ca.crt") in err and "does not exist" in err
+
+
+def test_an_exec_plugin_without_a_shebang_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plugin = tmp_path / "get-token"
+    plugin.write_text('echo \'{"status": {"token": "t"}}\'\n')  # no #!: execve fails with ENOEXEC
+    plugin.chmod(0o755)
+    doc = kubeconfig_doc(server="https://192.0.2.1:6443", extra_user={"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "interactiveMode": "Never"}})
+    path = write_kubeconfig(tmp_path / "config", doc)
+    code = main(["check", "--kubeconfig", str(path), "-o", "json", "--quiet"])
+    out, err = capsys.readouterr()
+    # bad input, as kubectl stops at it: one line and exit 2, no report
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "cannot be started" in err and "#!" in err
+
+
+@pytest.mark.parametrize("token", ["s3cr3t-token\r\nX-Injected: 1", "s3cr3t\ntoken", "s3cr3t\x00token", "s3cr3t\u2019token"])
+def test_a_hostile_token_is_one_line_exit_2_and_never_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str], token: str) -> None:
+    """http.client's refusal of a CR/LF header quotes 'Bearer <token>'; it reached findings, the
+    JSON report, and a traceback in sa-tokens status (issue 12)."""
+    from sa_tokens._cli import main as sa_tokens_main
+
+    path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server="https://192.0.2.1:6443", token=token))
+    for run, argv in ((main, ["check", "--kubeconfig", str(path), "-o", "json", "--quiet"]),
+                      (sa_tokens_main, ["status", "-n", "ci", "--kubeconfig", str(path)])):
+        code = run(argv)
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and err.count("\n") == 1, (argv[0], err)
+        assert "s3cr3t" not in err and "cannot be sent in an HTTP header" in err
+
+
+def test_an_html_login_page_is_named_as_not_the_kubernetes_api(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An SSO proxy answers every path with 200 and a login page; that used to be an
+    AttributeError traceback. This is a web server that is not Kubernetes, not a fake of it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class LoginPage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            body = b"<html><body>Please sign in</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), LoginPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=f"http://127.0.0.1:{server.server_port}", token="t"))
+        code = main(["check", "--kubeconfig", str(path), "-o", "json", "--quiet", "--timeout", "10s"])
+        out, err = capsys.readouterr()
+    finally:
+        server.shutdown()
+    import json
+
+    findings = {f["id"]: f for f in json.loads(out)["checks"]}
+    assert code == 1 and "Traceback" not in err
+    assert findings["api.reachable"]["outcome"] in ("fail", "error")
+    assert "this is not the Kubernetes API" in findings["api.reachable"]["message"]
