@@ -137,3 +137,22 @@ def test_offline_commands_do_not_import_network_clients(tmp_path: Path) -> None:
     version_probe = "import sys; from preflight._cli import main; main(['--version']); print(sorted(m for m in ('cryptography', 'yaml', 'kubernetes', 'urllib3') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", version_probe], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_unexpected_error_is_one_line_exit_2_without_its_message(capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI boundary's last line of defence (issue 12): a bug is reported by type and place,
+    never by its text, which may quote a token; PREFLIGHT_DEBUG=1 gives the traceback."""
+    import preflight._offline
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Bearer s3cr3t")
+
+    monkeypatch.setattr(preflight._offline, "kubeconfig_report", broken)
+    code = main(["kubeconfig"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "unexpected RuntimeError at test_cli.py:" in err and "s3cr3t" not in err
+    monkeypatch.setenv("PREFLIGHT_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["kubeconfig"])
