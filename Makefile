@@ -18,11 +18,13 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
 
-## The tests: lint and type check, unit tests, then the tests against the real control plane.
+## The tests: lint and type check, the Jenkins library's tests, unit tests, then the tests against
+## the real control plane.
 ## pytest's exit code 5 means no test was collected: the suite is missing, which is a failure.
 test: $(BIN)/.installed
 	$(BIN)/python -m ruff check kube_client preflight sa_tokens tests scripts bench
 	$(BIN)/python -m mypy
+	mvn -B -q -f jenkins/pom.xml test  # the Jenkins Shared Library's tests (jenkins/README.md)
 	@$(BIN)/python -m pytest; code=$$?; \
 	  if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests: the suite is missing or mis-selected" >&2; fi; \
 	  exit $$code
