@@ -58,8 +58,9 @@ class FakeJenkins {
 
     // -- credentials ---------------------------------------------------------------------------
 
-    FakeJenkins secretFile(String id, String content) {
-        credentials[id] = [type: 'file', content: content]
+    /** {@code secrets}: the parts that must never be seen (default: the whole content). */
+    FakeJenkins secretFile(String id, String content, List<String> secrets = [content]) {
+        credentials[id] = [type: 'file', content: content, secrets: secrets]
         return this
     }
 
@@ -70,7 +71,7 @@ class FakeJenkins {
 
     /** Every secret value the stubbed credentials hold (a username is not secret). */
     List<String> secrets() {
-        return credentials.values().collect { it.type == 'file' ? it.content : it.password } as List<String>
+        return credentials.values().collectMany { it.type == 'file' ? it.secrets : [it.password] } as List<String>
     }
 
     // -- loading scripts -----------------------------------------------------------------------
