@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def runs(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def runs(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
     """Run the Groovy cluster tests once; scenario -> its run.json (scripts, exit codes, result)."""
     mvn = shutil.which("mvn")
     if mvn is None:
