@@ -20,6 +20,14 @@ def bin_dir() -> Path:
     return build_binaries()
 
 
+@pytest.fixture(scope="session")
+def helm_bins(bin_dir: Path) -> dict[int, Path]:
+    """The real helm CLIs build.sh pins, by major version: {3: .../helm, 4: .../helm4}."""
+    from tests.controlplane import helm_binaries
+
+    return helm_binaries(bin_dir)
+
+
 def _control_plane(name: str, bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tests.controlplane import ControlPlane
 

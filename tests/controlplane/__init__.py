@@ -7,6 +7,7 @@ way /work/shared/INCIDENT.md describes. There is no fake API server anywhere.
     from tests.controlplane import ControlPlane, build_binaries
 
     bin_dir = build_binaries()                 # build.sh, once per machine (20-30 min)
+    helm_binaries(bin_dir)                     # {3: .../helm, 4: .../helm4}
     with ControlPlane(tmp_path / "cp", bin_dir) as cp:      # up() ... down()
         cp.kubectl("get", "ns")                # admin.conf; cp.super_admin_kubeconfig also exists
         cp.break_("expire-client-cert", "controller-manager")
@@ -17,7 +18,8 @@ ControlPlane(workdir, bin_dir=None)
     break_(knob, *args) -> str | None          knobs: faults.KNOBS (table in faults.py)
     start/stop/restart(component), pid(component), status(), log_path(component)
     kubectl(*args, kubeconfig=None, check=True, input=None, timeout=60) -> CompletedProcess
-    helm(*args, kubeconfig=None, check=True, input=None, timeout=300) -> CompletedProcess
+    helm(*args, kubeconfig=None, check=True, input=None, timeout=300, major=3) -> CompletedProcess
+    helm_binary(major=3) -> Path               <bin_dir>/helm (v3) or <bin_dir>/helm4 (v4)
     wait_for(predicate, timeout, what)         TimeoutError naming `what`
     lease(component) -> dict | None            spec of Lease kube-system/<component>
     served_certificate() -> x509.Certificate   what kube-apiserver presents now
@@ -31,10 +33,10 @@ Modules: cluster (ControlPlane), components (command-line table), kubeadm (the r
 kubeadm, offline), pki (expired re-issues with `cryptography`), faults (knobs), procs
 (process identity and ports), state (state.json), build (build.sh), errors (errors, wait_for).
 """
-from .build import build_binaries
+from .build import build_binaries, helm_binaries
 from .cluster import ControlPlane
 from .errors import CommandFailed, HarnessError, HarnessTimeout, wait_for
 from .faults import KNOBS
 
-__all__ = ["ControlPlane", "build_binaries", "HarnessError", "HarnessTimeout",
+__all__ = ["ControlPlane", "build_binaries", "helm_binaries", "HarnessError", "HarnessTimeout",
            "CommandFailed", "wait_for", "KNOBS"]

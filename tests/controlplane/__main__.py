@@ -5,10 +5,12 @@
     python -m tests.controlplane break   KNOB [ARGS...] --workdir DIR
     python -m tests.controlplane repair  --workdir DIR [--timeout S] [--restart-etcd]
     python -m tests.controlplane status  --workdir DIR
+    python -m tests.controlplane bin     [NAME]      (e.g. helm, helm4, kubectl)
 
 `up` builds what is missing, starts the cluster, prints progress on stderr and the admin
 kubeconfig path as its last stdout line, and exits leaving the processes running in their
-own sessions. `break` prints what the knob returned (e.g. the blackhole address). `status`
+own sessions. `bin` builds what is missing and prints the bin folder, or the path of
+one binary in it (helm is v3, helm4 is v4; build.sh pins both). `break` prints what the knob returned (e.g. the blackhole address). `status`
 prints `NAME: pid PID running|stopped` per process and exits 1 if a component is stopped.
 Expected failures are one line on stderr and exit code 2.
 """
@@ -19,6 +21,7 @@ import logging
 import sys
 from pathlib import Path
 
+from .build import REQUIRED, build_binaries
 from .cluster import ControlPlane
 from .components import NAMES
 from .errors import HarnessError
@@ -55,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--timeout", type=float, default=180)
     rep.add_argument("--restart-etcd", action="store_true")
     command("status", "show each process and whether it runs")
+    binary = sub.add_parser("bin", help="build what is missing; print the bin folder or one binary's path")
+    binary.add_argument("name", nargs="?", choices=REQUIRED, metavar="NAME", help="one of: " + ", ".join(REQUIRED))
     return parser
 
 
@@ -62,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     try:
+        if args.command == "bin":
+            bin_dir = build_binaries()
+            print(bin_dir / args.name if args.name else bin_dir)
+            return 0
         if args.command == "up":
             cp = ControlPlane(args.workdir, args.bin_dir)
             cp.up(timeout=args.timeout)

@@ -17,7 +17,9 @@ from .procs import proc_info
 
 BUILD_SH = Path(__file__).resolve().parent / "build.sh"
 REQUIRED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-            "kubeadm", "kubectl", "helm")
+            "kubeadm", "kubectl", "helm", "helm4")
+# The helm CLIs build.sh makes, by major version: `helm` is v3, `helm4` is v4.
+HELM_BINARIES = {3: "helm", 4: "helm4"}
 
 
 def bin_dir_path() -> Path:
@@ -26,6 +28,11 @@ def bin_dir_path() -> Path:
     if out.returncode != 0 or not out.stdout.strip():
         raise HarnessError(f"build.sh --print failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
     return Path(out.stdout.strip().splitlines()[-1])
+
+
+def helm_binaries(bin_dir: Path) -> dict[int, Path]:
+    """{3: <bin_dir>/helm, 4: <bin_dir>/helm4}: the versions are build.sh's pins."""
+    return {major: bin_dir / name for major, name in HELM_BINARIES.items()}
 
 
 def is_built(bin_dir: Path) -> bool:

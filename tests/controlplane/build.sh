@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build the real upstream control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubeadm, kubectl) and helm from the Go module proxy, once per version set.
+# kube-scheduler, kubeadm, kubectl), helm (v3) and helm4 (v4) from the Go module proxy, once per
+# version set.
 #
 # Binaries land in a cache folder outside the repository, keyed by the Go toolchain and a hash
-# of the three wrapper modules' go.mod/go.sum (which pin every version), so a machine that has
+# of the wrapper modules' go.mod/go.sum (which pin every version), so a machine that has
 # built once reuses the binaries and a version bump builds into a fresh folder.
 # Prints the bin folder on stdout; everything else goes to stderr.
 #
@@ -22,14 +23,15 @@ pinned() { awk -v m="$2" '$1=="require" {$1=""; $0=$0} $1==m && $2 ~ /^v/ {print
 k8s_version=$(pinned kubernetes k8s.io/kubernetes)
 etcd_version=$(pinned etcd go.etcd.io/etcd/server/v3)
 helm_version=$(pinned helm helm.sh/helm/v3)
-for v in "$k8s_version" "$etcd_version" "$helm_version"; do
+helm4_version=$(pinned helm4 helm.sh/helm/v4)
+for v in "$k8s_version" "$etcd_version" "$helm_version" "$helm4_version"; do
   [[ -n "$v" ]] || { echo "build.sh: cannot read a pinned version from $mods/*/go.mod" >&2; exit 1; }
 done
 go_version=$(go env GOVERSION)
 # Bump recipe when the flags below change in a way that changes the binaries.
-recipe=1
+recipe=2  # 2: helm4 added
 digest=$( (echo "$recipe"; cat "$mods"/*/go.mod "$mods"/*/go.sum) | sha256sum | cut -c1-12)
-key="k8s-$k8s_version-etcd-$etcd_version-helm-$helm_version-$go_version-$digest"
+key="k8s-$k8s_version-etcd-$etcd_version-helm-$helm_version-helm4-$helm4_version-$go_version-$digest"
 cache_root=${KUBE_PREFLIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-preflight}
 bin="$cache_root/controlplane/$key"
 
@@ -55,6 +57,9 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 helm_ld="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
 helm_ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+# Helm 4 has no k8sVersion ldflags: its default .Capabilities.KubeVersion comes from the
+# client-go module version (shared/notes/helm.md §3, "Version ldflags").
+helm4_ld="-s -w -X helm.sh/helm/v4/internal/version.version=$helm4_version"
 etcd_ld="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$etcd_version"
 
 # Peak RSS of each step is recorded when GNU time is available (it is not on every machine).
@@ -77,12 +82,14 @@ log "building kubernetes $k8s_version (kube-apiserver, kube-controller-manager, 
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubectl)
 log "building helm $helm_version"
 (cd "$mods/helm" && timed helm go build -trimpath -ldflags "$helm_ld" -o "$staging/helm" helm.sh/helm/v3/cmd/helm)
+log "building helm4 $helm4_version"
+(cd "$mods/helm4" && timed helm4 go build -trimpath -ldflags "$helm4_ld" -o "$staging/helm4" helm.sh/helm/v4/cmd/helm)
 
 {
   echo "key=$key"
   echo "total_seconds=$(( $(date +%s) - started ))"
   cat "$staging/.build-log"
-  (cd "$staging" && ls -l etcd kube-* kubeadm kubectl helm | awk '{print $NF, $5}')
+  (cd "$staging" && ls -l etcd kube-* kubeadm kubectl helm helm4 | awk '{print $NF, $5}')
 } > "$staging/BUILD-INFO"
 rm -f "$staging"/.rss-* "$staging/.build-log"
 touch "$staging/.complete"

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from cryptography import x509
 
 from . import components, faults, kubeadm, pki, procs
-from .build import build_binaries, bin_dir_path, is_built
+from .build import bin_dir_path, build_binaries, helm_binaries, is_built
 from .errors import CommandFailed, HarnessError, tail, wait_for
 from .state import Proc, State
 
@@ -39,7 +39,7 @@ T = TypeVar("T")
 _CERT_HAS_EXPIRED = 10
 # Binaries whose leftover processes `down` may kill when they mention the workdir.
 _OUR_BINARIES = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                 "kubeadm", "kubectl", "helm"}
+                 "kubeadm", "kubectl", "helm", "helm4"}
 _CLUSTER_ADMINS_BINDING = """\
 # What `kubeadm init` creates after its phases (notes §5.2 item 5): admin.conf's group
 # kubeadm:cluster-admins gets cluster-admin; only super-admin.conf is system:masters.
@@ -501,12 +501,19 @@ class ControlPlane:
         return self._run(argv, check=check, input=input, timeout=timeout)
 
     def helm(self, *args: str, kubeconfig: Path | str | None = None, check: bool = True,
-             input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        """Run the real helm (default kubeconfig: admin.conf) with its cache/config/data
-        folders inside the workdir, so nothing is read from or written to $HOME."""
-        argv = [str(self.bin_dir / "helm"), f"--kubeconfig={kubeconfig or self.admin_kubeconfig}",
+             input: str | None = None, timeout: float = 300, major: int = 3) -> subprocess.CompletedProcess:
+        """Run the real helm (v3; `major=4`: helm4) (default kubeconfig: admin.conf) with its
+        cache/config/data folders inside the workdir, so nothing is read from or written to $HOME."""
+        argv = [str(self.helm_binary(major)), f"--kubeconfig={kubeconfig or self.admin_kubeconfig}",
                 *map(str, args)]
         return self._run(argv, check=check, input=input, timeout=timeout, env=self.helm_env())
+
+    def helm_binary(self, major: int = 3) -> Path:
+        """The built helm of that major version (build.sh pins both)."""
+        binaries = helm_binaries(self.bin_dir)
+        if major not in binaries:
+            raise HarnessError(f"no helm {major} is built; majors: {', '.join(map(str, binaries))}")
+        return binaries[major]
 
     def helm_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
