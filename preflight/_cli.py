@@ -249,6 +249,11 @@ def check(
     return emit(run_check(request), opts)
 
 
+from ._helm.cli import helm_group  # noqa: E402  (registered after the commands it runs)
+
+cli.add_command(helm_group)
+
+
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
     """Run the CLI and return its exit code (0 ready, 1 not ready, 2 could not run)."""
     return invoke(cli, "preflight", argv, obj=clock)
