@@ -322,10 +322,12 @@ class KubeClient:
         return urllib3.Timeout(connect=min(CONNECT_TIMEOUT, left), read=min(read or left, left))
 
     def _once(self, method: str, url: str, body: bytes | None, read: float | None, *,
-              deadline: Deadline, answers: frozenset[int] = frozenset(), lane: str = "api") -> Response:
+              deadline: Deadline, answers: frozenset[int] = frozenset(), lane: str = "api", accept: str | None = None) -> Response:
         if deadline.expired():
             raise UnreachableError(f"deadline reached before {method} {url.split('?')[0]}", step="timeout", transient=False)
         headers = dict(self._headers)
+        if accept is not None:
+            headers["Accept"] = accept
         if body is not None:
             headers["Content-Type"] = "application/json"
         chosen = self._lanes[lane]
@@ -365,13 +367,15 @@ class KubeClient:
         read_timeout: float | None = None,
         deadline: Deadline | None = None,
         lane: str = "api",
+        accept: str | None = None,
     ) -> Response:
         """One request, retried while transient within ``deadline`` (default: the client's;
-        clean-ups pass their own, since they run when the run's deadline may be spent)."""
+        clean-ups pass their own, since they run when the run's deadline may be spent).
+        ``accept`` replaces ``application/json``, e.g. to ask for aggregated discovery."""
         url = path + ("?" + urlencode({k: v for k, v in query.items() if v is not None}) if query else "")
         payload = json.dumps(body).encode() if body is not None else None
         budget = deadline or self.deadline
-        resp = with_retries(budget, lambda: self._once(method, url, payload, read_timeout, deadline=budget, lane=lane))
+        resp = with_retries(budget, lambda: self._once(method, url, payload, read_timeout, deadline=budget, lane=lane, accept=accept))
         if resp.data is not None and not isinstance(resp.data, dict):
             # The API answers JSON objects only; an HTML 200 is an SSO login page or a proxy's.
             got = "non-JSON text" if isinstance(resp.data, str) else "JSON that is not an object"

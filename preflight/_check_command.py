@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._checks.api import api_reachable, tls_serving_cert
 from ._checks.auth import auth_identity, auth_permissions, kubeconfig_credentials
@@ -25,6 +26,9 @@ from ._permissions import DEFAULT_DEPLOY, expand
 from ._runner import Check, Deadline, FactError, Facts, Policy, run_checks
 from kube_client._target import Target
 from ._x509 import ExpiryPolicy
+
+if TYPE_CHECKING:
+    from ._chart import ChartSource
 
 __all__ = ["CheckRequest", "check_table", "node_checks", "run_check"]
 
@@ -44,6 +48,7 @@ class CheckRequest:
     node_dir: Path | None = None  # node mode: the kubeadm folder of this control-plane node
     ensure_token: bool = False
     manifest_kinds: tuple[ManifestKind, ...] = ()
+    chart: ChartSource | None = None  # --chart: rendered offline with the server's version and APIs
 
 
 def node_checks() -> tuple[Check, ...]:
@@ -65,7 +70,8 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False)
         Check(id="auth.identity", needs=("identity",), run=partial(auth_identity, target), tolerates=("identity",)),
         *(node_checks() if node else ()),
         Check(id="controlplane.leases", needs=("leases",), run=controlplane_leases),
-        Check(id="controlplane.apiservices", needs=("apiservices",), run=controlplane_apiservices),
+        Check(id="controlplane.apiservices", needs=("apiservices", "deploy_kinds"), run=controlplane_apiservices,
+              tolerates=("deploy_kinds",)),
     ]
     if deep:
         table.append(Check(id="controlplane.token-controller", needs=("canary", "leases"), run=controlplane_token_controller,
@@ -103,6 +109,7 @@ def run_check(request: CheckRequest) -> Report:
         canary_wait=min(15.0, request.timeout / 2),
         ensure_token=_token_ensurer() if request.ensure_token else None,
         manifest_kinds=request.manifest_kinds,
+        chart=request.chart,
     )
     cleanups = Cleanups()
     collectors = build_collectors(target, options, cleanups)
@@ -119,7 +126,6 @@ def run_check(request: CheckRequest) -> Report:
         options={
             "service_account_explicit": request.service_account is not None,
             "helm_timeout_seconds": request.helm_timeout,
-            "deploy_groups": {k.group: True for k in request.manifest_kinds if k.group},
         },
     )
     try:

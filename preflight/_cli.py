@@ -8,6 +8,7 @@ are imported inside the commands that need them, so ``--version`` and ``--help``
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -194,6 +195,11 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.option("--helm-timeout", default="5m", show_default=True, help="Your helm --timeout: a pending release younger than this is a deploy in progress.")
 @click.option("--manifests", metavar="FILE", help="Rendered manifests (helm template ... > FILE, or - for stdin): check "
               "permissions for exactly the chart's kinds, and that the server serves them.")
+@click.option("--chart", metavar="PATH", help="A chart folder or .tgz: render it with helm (offline, with the server's version and "
+              "APIs; helm from $HELM_BIN or PATH) and check as with --manifests.")
+@click.option("-f", "--values", "values_files", metavar="FILE", multiple=True, help="With --chart: a values file, as for helm (repeatable).")
+@click.option("--set", "set_values", metavar="KEY=VALUE", multiple=True,
+              help="With --chart: a value, as for helm (repeatable; visible in ps, as it is for helm: put secrets in -f files).")
 @click.option("--service-account", "service_account", metavar="NS/NAME", help="Check this ServiceAccount's token (default: the identity, when it is one).")
 @click.option("--ensure-token", is_flag=True,
               help="Create the ServiceAccount's long-lived token Secret if it has none (as 'sa-tokens ensure'), then check it.")
@@ -208,7 +214,8 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.pass_context
 def check(
     ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
-    helm_timeout: str, manifests: str | None, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
+    helm_timeout: str, manifests: str | None, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
+    service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
     warn_within: str, fail_within: str, **out: Any,
 ) -> int:
     """Can a Helm deploy succeed on this cluster right now? If not, the root cause.
@@ -229,8 +236,21 @@ def check(
 
     opts = OutputOptions(**out)
     opts.validate()
+    if chart and manifests:
+        raise click.UsageError("--chart and --manifests exclude each other")
+    if (values_files or set_values) and not chart:
+        raise click.UsageError("-f/--values and --set need --chart")
+    target = resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace)
+    chart_source = None
+    if chart:
+        from ._chart import ChartSource, helm_executable
+
+        chart_source = ChartSource(path=chart, values_files=values_files, set_values=set_values,
+                                   release=release or "release-name", namespace=target.namespace)
+        chart_source.validate()  # a missing chart, values file or helm: exit 2 before any request
+        chart_source = dataclasses.replace(chart_source, helm=helm_executable())
     request = CheckRequest(
-        target=resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace),
+        target=target,
         timeout=parse_duration(timeout, name="--timeout").total_seconds(),
         expiry=_expiry(warn_within, fail_within),
         now=_now(ctx),
@@ -243,6 +263,7 @@ def check(
         node_dir=_kubeadm_dir(node_dir),
         ensure_token=ensure_token,
         manifest_kinds=read_manifests(manifests) if manifests else (),
+        chart=chart_source,
     )
     if not quiet:
         click.echo(f"preflight: checking {request.target.describe()}", err=True)

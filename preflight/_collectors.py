@@ -16,8 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from kube_client._errors import ClusterError, ForbiddenError, NotFoundError
@@ -30,21 +29,24 @@ from ._facts import (
     CanaryResult,
     Health,
     HelmRelease,
-    HelmRevision,
     Identity,
     Leases,
     Permission,
     ServerVersion,
     ServiceAccountFacts,
 )
-from kube_client._http import KubeClient
+from kube_client._http import KubeClient, Response
 from kube_client._kubeconfig import decode_jwt_claims
+from ._helm_storage import revisions_of
 from ._manifests import DiscoveredKind, ManifestKind, permissions_for
 from ._probe import TlsProbe, probe_tls
 from ._runner import Collector, Deadline, Facts
 from kube_client._target import Target
 
-__all__ = ["CheckOptions", "Cleanups", "EnsureToken", "build_collectors", "parallel"]
+if TYPE_CHECKING:  # _chart is imported when --chart is used: it brings pyhelm3
+    from ._chart import ApiCatalog, ChartSource
+
+__all__ = ["CheckOptions", "Cleanups", "EnsureToken", "build_collectors", "list_release_records", "parallel", "read_catalog", "served_kinds"]
 
 # (client, namespace, account, wait seconds): make the account's long-lived token exist
 EnsureToken = Callable[[KubeClient, str, str, float], object]
@@ -62,6 +64,7 @@ class CheckOptions:
     # --ensure-token: the command level passes sa_tokens' ensure in, so this layer never imports it
     ensure_token: EnsureToken | None = None
     manifest_kinds: tuple[ManifestKind, ...] = ()  # from --manifests: permissions follow the chart
+    chart: ChartSource | None = None  # --chart: rendered here, with the server's version and APIs
 
 
 class Cleanups:
@@ -125,6 +128,40 @@ def _own_token_secret(target: Target, namespace: str, name: str) -> str:
     return ""
 
 
+def served_kinds(client: KubeClient, api_version: str) -> dict[str, tuple[str, bool]]:
+    """Kind -> (resource, namespaced) for one group-version's discovery document; {} when the
+    server does not serve it (404)."""
+    path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    try:
+        listed = client.get(path).data.get("resources") or []
+    except NotFoundError:
+        return {}
+    return {str(r["kind"]): (str(r["name"]), bool(r.get("namespaced", True))) for r in listed if "/" not in str(r.get("name"))}
+
+
+def read_catalog(client: KubeClient) -> ApiCatalog:
+    """Everything the server serves, as helm sees it: aggregated discovery (two requests,
+    /api and /apis, Kubernetes 1.30+), else one request per group-version as before it."""
+    from ._chart import AGGREGATED_DISCOVERY, catalog_from_aggregated, catalog_from_legacy
+
+    core = client.request("GET", "/api", accept=AGGREGATED_DISCOVERY).data or {}
+    groups = client.request("GET", "/apis", accept=AGGREGATED_DISCOVERY).data or {}
+    if core.get("kind") == groups.get("kind") == "APIGroupDiscoveryList":
+        return catalog_from_aggregated(core, groups)
+    versions = [str(v) for v in core.get("versions") or []]
+    versions += [str(v.get("groupVersion")) for g in groups.get("groups") or [] for v in g.get("versions") or [] if v.get("groupVersion")]
+    docs = parallel(lambda gv: client.get("/api/v1" if gv == "v1" else f"/apis/{gv}").data, versions)
+    # helm keeps a group whose resources failed to list (IsGroupDiscoveryFailedError): so do we
+    return catalog_from_legacy([d for d in docs if isinstance(d, dict)], versions)
+
+
+def list_release_records(client: KubeClient, namespace: str, release: str, driver: str) -> tuple[str, Response]:
+    """Helm's storage objects of one release, every revision (one LIST, as helm history does):
+    Secrets, or ConfigMaps with HELM_DRIVER=configmap (pkg/storage/driver)."""
+    kind = "configmaps" if driver in ("configmap", "configmaps") else "secrets"
+    return kind, client.get(f"/api/v1/namespaces/{quote(namespace)}/{kind}", labelSelector=f"owner=helm,name={release}")
+
+
 def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) -> dict[str, Collector]:
     """The collector table for one target."""
     ns = target.namespace
@@ -152,22 +189,35 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
     def identity(facts: Facts) -> Identity:
         return read_identity(c(facts))
 
+    def catalog(facts: Facts) -> ApiCatalog:
+        return read_catalog(c(facts))
+
+    def deploy_kinds(facts: Facts) -> tuple[ManifestKind, ...]:
+        """The kinds the deploy creates: --manifests as read, --chart rendered now, else ()."""
+        if options.chart is None:
+            return options.manifest_kinds
+        from ._chart import render_kinds
+
+        version: ServerVersion = facts.get("version")
+        return render_kinds(options.chart, kube_version=version.git_version, catalog=facts.get("api_catalog"),
+                            timeout=max(1.0, facts.deadline.remaining()))
+
     def discovery(facts: Facts) -> list[DiscoveredKind]:
-        """Resource names of the manifests' kinds: one discovery GET per group-version used."""
+        """Resource names of the deploy's kinds: one discovery GET per group-version used
+        (none with --chart: the catalog it was rendered with has them)."""
+        kinds: tuple[ManifestKind, ...] = facts.get("deploy_kinds")
+        known: ApiCatalog | None = facts.get("api_catalog") if options.chart is not None else None
         out = []
-        for api_version in sorted({k.api_version for k in options.manifest_kinds}):
-            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-            try:
-                served = {r["kind"]: r for r in c(facts).get(path).data.get("resources") or [] if "/" not in str(r.get("name"))}
-            except NotFoundError:
-                served = {}
-            for kind in (k for k in options.manifest_kinds if k.api_version == api_version):
-                r = served.get(kind.kind)
-                out.append(DiscoveredKind(kind=kind, resource=str(r["name"]) if r else "", namespaced=bool(r.get("namespaced", True)) if r else True))
+        for api_version in sorted({k.api_version for k in kinds}):
+            served = ({kind: r for (gv, kind), r in known.resources.items() if gv == api_version} if known is not None
+                      else served_kinds(c(facts), api_version))
+            for kind in (k for k in kinds if k.api_version == api_version):
+                resource, namespaced = served.get(kind.kind, ("", True))
+                out.append(DiscoveredKind(kind=kind, resource=resource, namespaced=namespaced))
         return out
 
     def access(facts: Facts) -> list[AccessResult]:
-        wanted = permissions_for(facts.get("discovery")) if options.manifest_kinds else list(options.permissions)
+        wanted = permissions_for(facts.get("discovery")) if facts.get("deploy_kinds") else list(options.permissions)
 
         def review(p: Permission) -> AccessResult:
             where = "" if p.cluster_scoped else (p.namespace or ns)
@@ -254,18 +304,9 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
     def helm_release(facts: Facts) -> HelmRelease | None:
         if not options.release:
             return None
-        kind = "configmaps" if options.helm_driver in ("configmap", "configmaps") else "secrets"
-        resp = c(facts).get(f"/api/v1/namespaces/{quote(ns)}/{kind}", labelSelector=f"owner=helm,name={options.release}")
-        revisions = []
-        for item in (resp.data or {}).get("items") or []:
-            labels = (item.get("metadata") or {}).get("labels") or {}
-            stamp = labels.get("modifiedAt") or labels.get("createdAt")
-            try:
-                modified = datetime.fromtimestamp(int(stamp), UTC) if stamp else None
-                revisions.append(HelmRevision(version=int(labels.get("version", 0)), status=str(labels.get("status", "unknown")), modified=modified))
-            except (TypeError, ValueError):
-                continue
-        return HelmRelease(name=options.release, namespace=ns, revisions=tuple(revisions), server_time=resp.date, driver=kind)
+        kind, resp = list_release_records(c(facts), ns, options.release, options.helm_driver)
+        revisions = revisions_of((resp.data or {}).get("items") or [])
+        return HelmRelease(name=options.release, namespace=ns, revisions=revisions, server_time=resp.date, driver=kind)
 
     def canary(facts: Facts) -> CanaryResult:
         return run_token_canary(c(facts), ns, cleanups, wait=options.canary_wait)
@@ -277,6 +318,8 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
         "livez": livez,
         "readyz": readyz,
         "identity": identity,
+        "api_catalog": catalog,
+        "deploy_kinds": deploy_kinds,
         "discovery": discovery,
         "access": access,
         "leases": leases,

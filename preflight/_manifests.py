@@ -21,7 +21,7 @@ from kube_client._errors import ConfigError
 from ._facts import Permission
 from ._permissions import HELM_STORAGE, expand
 
-__all__ = ["DiscoveredKind", "ManifestKind", "permissions_for", "read_manifests"]
+__all__ = ["DiscoveredKind", "ManifestKind", "kinds_of", "load_objects", "parse_manifests", "permissions_for", "read_manifests"]
 
 # What Helm 3 does to the objects of a release: create, read for the three-way merge, patch on
 # upgrade, delete when removed or rolled back.
@@ -62,25 +62,46 @@ def read_manifests(path: str) -> tuple[ManifestKind, ...]:
     source = "stdin" if path == "-" else path
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
-        docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506
     except OSError as exc:
         raise ConfigError(f"cannot read manifests: {exc.strerror}", source=source) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"not valid YAML ({type(exc).__name__})", source=source, fix="pass the output of helm template") from None
+    return parse_manifests(text, source=source)
+
+
+def _objects(docs: Iterable[Any]) -> list[Mapping[str, Any]]:
+    return [obj for doc in docs for obj in _documents(doc)
+            if isinstance(obj.get("apiVersion"), str) and isinstance(obj.get("kind"), str)]
+
+
+def load_objects(text: str, *, source: str) -> list[Mapping[str, Any]]:
+    """The Kubernetes objects (mappings with a string apiVersion and kind) of a multi-document
+    YAML text, ``List`` kinds unpacked. Shared by --manifests, --chart and explain."""
+    try:
+        docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML ({type(exc).__name__})", source=source, fix="pass the output of helm template") from None
+    return _objects(docs)
+
+
+def parse_manifests(text: str, *, source: str) -> tuple[ManifestKind, ...]:
+    """Distinct kinds in a multi-document YAML text; ``source`` names it in errors."""
+    return kinds_of(load_objects(text, source=source), source=source)
+
+
+def kinds_of(docs: Iterable[Any], *, source: str) -> tuple[ManifestKind, ...]:
+    """Distinct (apiVersion, kind, namespace) of already parsed YAML documents."""
     kinds: dict[tuple[str, str, str], ManifestKind] = {}
-    for doc in docs:
-        for obj in _documents(doc):
-            api_version, kind = obj.get("apiVersion"), obj.get("kind")
-            if not isinstance(api_version, str) or not isinstance(kind, str):
-                continue
-            metadata = obj.get("metadata") or {}
-            namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
-            if not isinstance(metadata, Mapping) or not isinstance(namespace, str | None):
-                # the API server refuses these too (metadata is an ObjectMeta); say which object
-                raise ConfigError(f"{kind} {api_version}: metadata must be a mapping with a string namespace", source=source,
-                                  fix="fix the template, or pass the output of helm template")
-            namespace = namespace or ""
-            kinds.setdefault((api_version, kind, namespace), ManifestKind(api_version=api_version, kind=kind, namespace=namespace))
+    for obj in _objects(docs):
+        api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
+        metadata = obj.get("metadata") or {}
+        namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+        if not isinstance(metadata, Mapping) or not isinstance(namespace, str | None):
+            # the API server refuses these too (metadata is an ObjectMeta); say which object
+            raise ConfigError(f"{kind} {api_version}: metadata must be a mapping with a string namespace", source=source,
+                              fix="fix the template, or pass the output of helm template")
+        namespace = namespace or ""
+        kinds.setdefault((api_version, kind, namespace), ManifestKind(api_version=api_version, kind=kind, namespace=namespace))
     if not kinds:
         raise ConfigError("holds no Kubernetes objects", source=source, fix="pass the output of helm template")
     return tuple(kinds.values())

@@ -8,7 +8,7 @@ comparing with a skewed laptop clock would invent or hide staleness.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from kube_client._durations import format_age
 from kube_client._cluster import lease_duration, stale_leases
 
 from .._facts import ApiServiceState, CanaryResult, LeaseState, Leases
+from .._manifests import ManifestKind
 from .._model import Finding, Outcome
 from .._pki import RESTART_HOWTO
 from .._runner import FactError, Policy
@@ -103,9 +104,14 @@ def controlplane_leases(policy: Policy, leases: Leases) -> Finding:
     return Finding(id="controlplane.leases", outcome=Outcome.PASS, message=f"leader leases renewed: {renewed}", evidence=evidence)
 
 
-def controlplane_apiservices(policy: Policy, apiservices: list[ApiServiceState]) -> Finding:
+def controlplane_apiservices(policy: Policy, apiservices: list[ApiServiceState],
+                             deploy_kinds: Iterable[ManifestKind] | FactError = ()) -> Finding:
+    """``deploy_kinds``: what --manifests or --chart will create (its groups turn a warning
+    into a failure); a FactError there (cannot render yet) leaves the policy's groups."""
     down = [a for a in apiservices if not a.available]
-    deploy_groups: Mapping[str, object] = policy.options.get("deploy_groups", {})
+    deploy_groups: Mapping[str, object] = dict(policy.options.get("deploy_groups", {}))
+    if not isinstance(deploy_kinds, FactError):
+        deploy_groups = {**deploy_groups, **{k.group: True for k in deploy_kinds if k.group}}
     evidence: dict[str, Any] = {
         "unavailable": [{"name": a.name, "reason": a.reason, "message": a.message, "service": a.service} for a in down],
         "total": len(apiservices),
