@@ -275,6 +275,47 @@ from ._helm.cli import helm_group  # noqa: E402  (registered after the commands 
 cli.add_command(helm_group)
 
 
+@cli.command()
+@click.option("--kubeconfig", type=str, help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+@click.option("--context", type=str, help="The kubeconfig context to use (default: current-context).")
+@click.option("-n", "--namespace", type=str, help="The release's namespace (default: the context's, else default).")
+@click.option("--release", required=True, help="The Helm release whose last deploy failed or timed out.")
+@click.option("--timeout", default="20s", show_default=True, help="Deadline for the whole run.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr.")
+@output_options
+@click.pass_context
+def explain(ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, release: str, timeout: str,
+            quiet: bool, **out: Any) -> int:
+    """After a failed or timed-out deploy: why each object of the release is not ready.
+
+    Reads the release's latest revision from Helm's storage (HELM_DRIVER=configmap for
+    ConfigMaps), then one finding per object, id release.<kind>.<name>, each saying whose
+    fault it is: "the control plane is broken", "no node can take it", "no volume for it" or
+    "the app is broken". Before them api.reachable, controlplane.leases and cluster.nodes;
+    after them release.status.
+
+    \b
+    Exit codes: 0 every object is ready (warnings allowed), 1 something is not ready, 2 there
+    is nothing to explain (no such release or namespace) or preflight could not run.
+    """
+    from ._explain import ExplainRequest, run_explain
+    from kube_client._durations import parse_duration
+    from kube_client._target import resolve_target
+
+    opts = OutputOptions(**out)
+    opts.validate()
+    request = ExplainRequest(
+        target=resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace),
+        release=release,
+        timeout=parse_duration(timeout, name="--timeout").total_seconds(),
+        now=_now(ctx),
+        helm_driver=os.environ.get("HELM_DRIVER", "secret"),
+    )
+    if not quiet:
+        click.echo(f"preflight: explaining release {release} on {request.target.describe()}", err=True)
+    return emit(run_explain(request), opts)
+
+
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
     """Run the CLI and return its exit code (0 ready, 1 not ready, 2 could not run)."""
     return invoke(cli, "preflight", argv, obj=clock)
