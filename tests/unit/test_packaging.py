@@ -1,5 +1,6 @@
 """A real (non-editable) ``pip install .`` ships every module: editable installs hide gaps."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,9 @@ def test_pip_install_gives_working_commands_with_every_subpackage(tmp_path: Path
     site = tmp_path / "site"
     assert (site / "preflight" / "_checks" / "api.py").is_file()
     assert (site / "preflight" / "py.typed").is_file() and (site / "sa_tokens" / "py.typed").is_file()
+    # the Helm plugin folders ship as package data, their scripts still executable (helm runs them directly)
+    for script in ("preflight/preflight.sh", "preflight-post-render/post-render.sh"):
+        assert os.access(site / "preflight" / "_helm" / "plugins" / script, os.X_OK), script
     probe = ("import sys; sys.path.insert(0, sys.argv[1]); import preflight._check_command, sa_tokens._cli, preflight._checks.node; "
              "import preflight; print(preflight.__file__)")
     out = subprocess.run([sys.executable, "-c", probe, str(site)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
