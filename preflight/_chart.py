@@ -185,11 +185,15 @@ def helm_error_line(stderr: bytes, *, secrets: Sequence[str] = ()) -> str:
 
 
 class HelmFailed(Exception):
-    """helm template exited non-zero or ran out of time; ``line`` is safe to print."""
+    """helm template exited non-zero; ``line`` is safe to print."""
 
     def __init__(self, line: str) -> None:
         self.line = line
         super().__init__(line)
+
+
+class HelmTimedOut(HelmFailed):
+    """helm template did not finish in time (it was killed)."""
 
 
 def _offline_command(executable: str, capabilities: list[str], user_args: list[str], timeout: float, secrets: list[str]) -> Any:
@@ -218,7 +222,7 @@ def _offline_command(executable: str, capabilities: list[str], user_args: list[s
                 except ProcessLookupError:
                     pass
                 await proc.wait()
-                raise HelmFailed(f"did not finish within {timeout:.0f}s") from None
+                raise HelmTimedOut(f"did not finish within {timeout:.0f}s") from None
             if proc.returncode != 0:
                 raise HelmFailed(helm_error_line(stderr, secrets=secrets))
             return bytes(stdout)
@@ -244,6 +248,8 @@ def render_kinds(source: ChartSource, *, kube_version: str, catalog: ApiCatalog,
     label = f"helm template {source.path}"
     try:
         docs = asyncio.run(render())
+    except HelmTimedOut as exc:
+        raise ConfigError(f"helm {exc.line} and was stopped", source=label, fix="raise --timeout, or check what the chart's helm does") from None
     except HelmFailed as exc:
         raise ConfigError(f"the chart does not render: {exc.line}", source=label,
                           fix="fix the chart or its values; helm template shows the same error") from None
