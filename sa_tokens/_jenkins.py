@@ -66,6 +66,7 @@ STRING_CLASS = "org.jenkinsci.plugins.plaincredentials.impl.StringCredentialsImp
 FOLDER_CLASS = "com.cloudbees.hudson.plugins.folder.Folder"  # python-jenkins' assert_folder accepts exactly this
 FILE_NAME = "kubeconfig"
 SYSTEM_STORE = "credentials/store/system/domain/_/"
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"  # createCredentials takes application/xml or text/xml
 
 # The credentials plugin's id check (BaseStandardCredentials.doCheckId): also keeps the id one URL segment.
 _ID = re.compile(r"[A-Za-z0-9_.-]+")
@@ -237,7 +238,10 @@ class JenkinsPublisher:
     def _request(self, method: str, path: str, *, xml: str | None = None, add_crumb: bool = True) -> str:
         import requests
 
-        headers = dict(self._jenkins.DEFAULT_HEADERS) if xml is not None else {}
+        # A fresh dict each time, not python-jenkins' DEFAULT_HEADERS: requests.Request keeps the
+        # dict it is given and maybe_add_crumb writes the crumb into it, so python-jenkins' own
+        # calls leave their server's crumb in that module-wide dict.
+        headers = {"Content-Type": XML_CONTENT_TYPE} if xml is not None else {}
         req = requests.Request(method, self._url(path), data=xml.encode("utf-8") if xml is not None else None, headers=headers)
         return str(self._server.jenkins_open(req, add_crumb=add_crumb))
 
@@ -371,16 +375,26 @@ class JenkinsPublisher:
             return exc.response is not None and exc.response.status_code == 409
         return isinstance(exc, self._jenkins.JenkinsException) and "already exists" in str(exc).split("\n", 1)[0]
 
+    def _scrubbed(self, fn: Callable[[], T]) -> T:
+        """Run a python-jenkins write call, then take the crumb it left in its module-wide
+        DEFAULT_HEADERS out again, so it is never sent to another Jenkins from this process."""
+        try:
+            return fn()
+        finally:
+            headers = self._jenkins.DEFAULT_HEADERS
+            for name in [k for k in headers if k.lower() != "content-type"]:
+                headers.pop(name, None)
+
     def _publish_folder(self, xml: str) -> Literal["created", "updated"]:
         t = self.target
         create, update = self._steps()
         view = _Step(f"read {t.where}", f"Credentials/View on {t.store}")
         # credential_exists swallows 401/403; authenticate() has ruled out the first.
         if self._call(view, lambda: bool(self._server.credential_exists(t.credential_id, t.folder))):
-            self._call(update, lambda: self._server.reconfig_credential(t.folder, xml))
+            self._call(update, lambda: self._scrubbed(lambda: self._server.reconfig_credential(t.folder, xml)))
             return "updated"
         try:
-            self._server.create_credential(t.folder, xml)
+            self._scrubbed(lambda: self._server.create_credential(t.folder, xml))
             return "created"
         except Exception as exc:  # noqa: BLE001 - a conflict goes on to the update, anything else is translated
             if not self._conflict(exc):
@@ -389,7 +403,7 @@ class JenkinsPublisher:
         if not self._call(view, lambda: bool(self._server.credential_exists(t.credential_id, t.folder))):
             raise JenkinsError(f"{t.where} exists (409 Conflict on create) but user {t.user} cannot see it",
                                fix=f"grant it Credentials/View on {t.store}, or choose another --jenkins-credential")
-        self._call(update, lambda: self._server.reconfig_credential(t.folder, xml))
+        self._call(update, lambda: self._scrubbed(lambda: self._server.reconfig_credential(t.folder, xml)))
         return "updated"
 
 
