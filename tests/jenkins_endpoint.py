@@ -40,6 +40,8 @@ What it enforces, each with its source (notes: shared/notes/jenkins.md; code: th
   is invisible, 404, as Jenkins hides items without Item.READ.
 - secretBytes (credentials-plugin SecretBytes.fromString, notes §5): read as unencrypted Base64;
   invalid Base64 silently becomes empty bytes. Stored here decoded, so tests can read the file back.
+- ``plain_credentials=False``: Jenkins without the Plain Credentials plugin, whose classes XStream
+  then cannot unmarshal (500).
 - Secret text: ``<secret>`` is passed in the clear (user.adoc:943-953) and kept as such here.
 
 Every request is recorded in ``log`` (method, path, user, how it authenticated, Content-Type,
@@ -117,12 +119,12 @@ def _secret_bytes(text: str) -> bytes:
         return b""
 
 
-def _parse_credential(body: bytes) -> Credential | None:
+def _parse_credential(body: bytes, known: tuple[str, ...]) -> Credential | None:
     try:
         root = ET.fromstring(body)
     except ET.ParseError:
         return None
-    if root.tag not in (FILE_CLASS, STRING_CLASS):
+    if root.tag not in known:
         return None  # XStream cannot unmarshal a class it does not know: 500
 
     def text(tag: str) -> str:
@@ -156,8 +158,10 @@ class JenkinsEndpoint:
     """``with JenkinsEndpoint(users={...}, items={"team": FOLDER_CLASS}) as jenkins: jenkins.url``."""
 
     def __init__(self, *, users: dict[str, User], items: dict[str, str] | None = None, context_path: str = "/",
-                 tls: tuple[Path, Path] | None = None, crumb_issuer: bool = True) -> None:
+                 tls: tuple[Path, Path] | None = None, crumb_issuer: bool = True, plain_credentials: bool = True) -> None:
         self.users = users
+        # Without the Plain Credentials plugin its classes are unknown to XStream.
+        self.known_classes: tuple[str, ...] = (FILE_CLASS, STRING_CLASS) if plain_credentials else ()
         self.items = dict(items or {})  # full name ('team/shop') -> _class
         self.context_path = "/" + context_path.strip("/") + "/" if context_path.strip("/") else "/"
         self.crumb_issuer = crumb_issuer
@@ -339,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(400, "No Content-Type header set")
         if not (ctype.startswith("application/xml") or ctype.startswith("text/xml")):
             return self._error(400, "Nothing is submitted")  # the form/JSON path: our XML is no form
-        cred = _parse_credential(self.body)
+        cred = _parse_credential(self.body, self.jenkins.known_classes)
         if cred is None:
             return self._error(500, "Could not parse credential")
         if j.on_write is not None:
@@ -363,7 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "POST":
             if not self._may(UPDATE):
                 return self._error(403, f"{self.user} is missing the {UPDATE} permission")
-            cred = _parse_credential(self.body)
+            cred = _parse_credential(self.body, self.jenkins.known_classes)
             if cred is None:
                 return self._error(500, "Failed to parse credential")
             if j.on_write is not None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jenkins as python_jenkins  # python-jenkins; the repository's jenkins/ folder is no package
 import pytest
 import yaml
 
@@ -198,6 +199,8 @@ def test_a_folder_store_goes_through_python_jenkins_credential_api(
     assert not jenkins.requests(contains="store/system")
     assert jenkins.requests("GET", "job/team/job/shop/api/json")  # python-jenkins' assert_folder
     assert "in folder team/shop of" in err
+    # python-jenkins writes the crumb into its module-wide DEFAULT_HEADERS; it must not stay there.
+    assert python_jenkins.DEFAULT_HEADERS == {"Content-Type": "text/xml; charset=utf-8"}
 
 
 def test_secret_text_stores_the_token_alone(sa_tokens_cli: Cli, kubeconfig: str, jenkins: JenkinsEndpoint) -> None:
@@ -348,6 +351,21 @@ def test_a_url_without_the_context_path_is_404_no_jenkins_there(sa_tokens_cli: C
         one_line_exit_2(code, out, err, f"no Jenkins at {root} (404 for whoAmI/api/json)", "with its context path")
         assert kube.calls == []
         assert run(sa_tokens_cli, kubeconfig, j.url.removesuffix("/"))[0] == 0  # the trailing '/' is optional
+
+
+def test_jenkins_without_the_plain_credentials_plugin_is_a_500_naming_it(sa_tokens_cli: Cli, kubeconfig: str, kube: Kube) -> None:
+    with JenkinsEndpoint(users={"bot": User(API_TOKEN)}, plain_credentials=False) as j:
+        code, out, err = run(sa_tokens_cli, kubeconfig, j.url)
+    one_line_exit_2(code, out, err, f"Jenkins answered 500 when asked to create Jenkins credential '{CRED}'",
+                    "Plain Credentials plugins are installed", "the token Secret ci/deployer-token is in place")
+
+
+def test_crumb_issuer_absent_is_fine_and_api_token_posts_need_no_crumb(sa_tokens_cli: Cli, kubeconfig: str, kube: Kube) -> None:
+    with JenkinsEndpoint(users={"bot": User(API_TOKEN)}, crumb_issuer=False) as j:  # before Jenkins 2.222
+        code, _, err = run(sa_tokens_cli, kubeconfig, j.url)
+    assert code == 0, err
+    assert [(r.path, r.status) for r in j.log][:2] == [("whoAmI/api/json", 200), ("crumbIssuer/api/json", 404)]
+    assert all(r.crumb is None for r in j.log)  # python-jenkins then sends none, and the API token is exempt
 
 
 def test_a_missing_folder_is_404(sa_tokens_cli: Cli, kubeconfig: str, jenkins: JenkinsEndpoint, kube: Kube) -> None:
