@@ -57,13 +57,13 @@ exit "$rc"
         Map seen = [:]
         j.shell = { String s, Map env -> seen.putAll(env); saTokens(0).call(s, env) }
         ensure(credentialsId: 'kubeconfig-admin', namespace: 'ci', serviceAccount: 'deployer', jenkinsCredential: 'kubeconfig-deployer',
-               jenkinsFolder: 'team/shop', jenkinsKind: 'kubeconfig', jenkinsAuthCredentialsId: 'jenkins-api')
+               jenkinsFolder: 'team/shop', jenkinsKind: 'file', jenkinsAuthCredentialsId: 'jenkins-api')
 
         assertEquals([[kind: 'file', credentialsId: 'kubeconfig-admin', variable: 'KUBECONFIG'],
                       [kind: 'usernamePassword', credentialsId: 'jenkins-api', usernameVariable: 'JENKINS_USER_ID',
                        passwordVariable: 'JENKINS_API_TOKEN']], j.callsOf('withCredentials')[0].args)
         assertEquals('sa-tokens ensure --namespace ci --jenkins-url https://jenkins.example.com/ --jenkins-credential kubeconfig-deployer ' +
-            '--jenkins-folder team/shop --jenkins-kind kubeconfig -o json -- deployer >sa-tokens.json 2>sa-tokens.stderr || rc=$?',
+            '--jenkins-folder team/shop --jenkins-kind file -o json -- deployer >sa-tokens.json 2>sa-tokens.stderr || rc=$?',
             j.callsOf('sh')[0].args.script.readLines()[2])
         assertEquals('ci-bot', seen.JENKINS_USER_ID)
         assertEquals(API_TOKEN, seen.JENKINS_API_TOKEN)
