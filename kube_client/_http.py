@@ -31,10 +31,11 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 import urllib3.connection
+from urllib3 import HTTPHeaderDict
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -46,14 +47,14 @@ from urllib3.exceptions import (
 )
 
 from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status
-from ._kubeconfig import ExecSpec
+from ._kubeconfig import ExecSpec, Impersonation
 from ._proxy import Proxy
 from ._retry import with_retries
 from ._deadline import Deadline
 from ._target import Target
 from ._pem import load_certificates
 
-__all__ = ["KubeClient", "Response", "header_value", "ssl_context_for", "translate_network_error"]
+__all__ = ["KubeClient", "Response", "exec_info", "header_value", "impersonation_headers", "ssl_context_for", "translate_network_error"]
 
 CONNECT_TIMEOUT = 5.0  # a TCP+TLS connect that takes longer is "no answer"
 USER_AGENT = "kube-preflight/0.1"
@@ -231,34 +232,107 @@ def header_value(value: str, *, what: str, source: str) -> str:
     return value
 
 
-# -- credentials from exec plugins ----------------------------------------------------------
+# -- credentials: what client-go's round trippers add --------------------------------------
+
+def _interactive(spec: ExecSpec) -> bool:
+    """Whether the plugin may talk to the user (plugin/pkg/client/auth/exec/exec.go isInteractive):
+    Never; IfAvailable when stdin is a terminal; Always refuses to run without one."""
+    try:
+        tty = os.isatty(0)
+    except OSError:
+        tty = False
+    if spec.interactive_mode == "Always" and not tty:
+        raise ConfigError(f"exec credential plugin {spec.command!r} cannot support interactive mode: standard input is not a terminal",
+                          fix="run it in a terminal, or set interactiveMode: IfAvailable if the plugin can do without one")
+    return tty and spec.interactive_mode != "Never"
+
+
+def exec_info(spec: ExecSpec, target: Target, *, interactive: bool) -> dict[str, Any]:
+    """KUBERNETES_EXEC_INFO as client-go writes it (exec.go refreshCredsLocked). With
+    provideClusterInfo, spec.cluster carries what rest/exec.go ConfigToExecCluster copies, in the
+    field names of clientauthentication/v1 Cluster; ``config`` is the cluster's
+    client.authentication.k8s.io/exec extension (null without one)."""
+    body: dict[str, Any] = {"interactive": interactive}
+    if spec.provide_cluster_info:
+        cluster = target.cluster
+        info: dict[str, Any] = {"server": cluster.server}
+        if cluster.tls_server_name:
+            info["tls-server-name"] = cluster.tls_server_name
+        if cluster.insecure:
+            info["insecure-skip-tls-verify"] = True
+        if cluster.ca is not None and cluster.ca.data:
+            info["certificate-authority-data"] = base64.b64encode(cluster.ca.data).decode()
+        if cluster.proxy_url:
+            info["proxy-url"] = cluster.proxy_url
+        info["config"] = cluster.exec_config
+        body = {"cluster": info, **body}
+    return {"kind": "ExecCredential", "apiVersion": spec.api_version, "spec": body}
+
 
 def _run_exec_plugin(spec: ExecSpec, target: Target, timeout: float) -> Mapping[str, Any]:
-    """Run a client-go credential plugin and return its ExecCredential status."""
-    info: dict[str, Any] = {"apiVersion": spec.api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
-    if spec.provide_cluster_info:
-        info["spec"]["cluster"] = {"server": target.cluster.server}
-    env = {**os.environ, **dict(spec.env), "KUBERNETES_EXEC_INFO": json.dumps(info)}
+    """Run a client-go credential plugin and return its ExecCredential status, checked as
+    exec.go checks it. The plugin gets our environment, its ``env`` and KUBERNETES_EXEC_INFO;
+    stdin and stderr only when it may be interactive (otherwise stderr is kept for the message)."""
+    interactive = _interactive(spec)
+    env = {**os.environ, **dict(spec.env), "KUBERNETES_EXEC_INFO": json.dumps(exec_info(spec, target, interactive=interactive))}
+    name = f"exec credential plugin {spec.command!r}"
     try:
         done = subprocess.run(
-            [spec.command, *spec.args], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+            [spec.command, *spec.args], env=env, stdin=None if interactive else subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=None if interactive else subprocess.PIPE, timeout=timeout, check=False,
         )
     except FileNotFoundError:
-        raise ConfigError(f"exec credential plugin {spec.command!r} is not on PATH", fix=spec.install_hint or "install it") from None
+        raise ConfigError(f"{name} is not on PATH", fix=spec.install_hint or "install it") from None
     except subprocess.TimeoutExpired:
-        raise UnauthorizedError(f"exec credential plugin {spec.command!r} did not finish in {timeout:.0f}s") from None
+        raise UnauthorizedError(f"{name} did not finish in {timeout:.0f}s") from None
     except OSError as exc:  # ENOEXEC: a script without #!; EACCES: not executable
-        raise ConfigError(f"exec credential plugin {spec.command!r} cannot be started: {exc.strerror}",
-                          fix="a script needs a #! line and the executable bit") from None
+        raise ConfigError(f"{name} cannot be started: {exc.strerror}", fix="a script needs a #! line and the executable bit") from None
     if done.returncode != 0:
-        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
-        raise UnauthorizedError(f"exec credential plugin {spec.command!r} failed (exit {done.returncode}): {last[:200]}")
+        last = ((done.stderr or b"").decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise UnauthorizedError(f"{name} failed (exit {done.returncode}): {last[:200]}")
     try:
-        status = json.loads(done.stdout)["status"]
-        assert isinstance(status, dict)
-    except (ValueError, KeyError, TypeError, AssertionError):
-        raise UnauthorizedError(f"exec credential plugin {spec.command!r} printed no ExecCredential status") from None
+        reply = json.loads(done.stdout)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict) or reply.get("kind") != "ExecCredential":
+        raise UnauthorizedError(f"{name} printed no ExecCredential")
+    if reply.get("apiVersion") != spec.api_version:
+        # exec.go: "exec plugin is configured to use API version X, plugin returned version Y"
+        got = reply.get("apiVersion") or "no apiVersion"
+        raise UnauthorizedError(f"{name} is configured to use API version {spec.api_version}, plugin returned {str(got)[:80]}",
+                                fix="set users[].user.exec.apiVersion to the version the plugin speaks")
+    status = reply.get("status")
+    if not isinstance(status, dict):
+        raise UnauthorizedError(f"{name} didn't return a status field")
+    cert, key = status.get("clientCertificateData") or "", status.get("clientKeyData") or ""
+    if not (status.get("token") or cert or key):
+        raise UnauthorizedError(f"{name} didn't return a token or cert/key pair")
+    if bool(cert) != bool(key):
+        raise UnauthorizedError(f"{name} returned only certificate or key, not both")
     return status
+
+
+def _header_key_escape(key: str) -> str:
+    """client-go's headerKeyEscape (transport/round_trippers.go): every byte that is not an HTTP
+    token character, and '%', becomes %XX, so a key with '/' or a space fits a header name."""
+    return "".join(chr(b) if b in _TOKEN_BYTES else f"%{b:02X}" for b in key.encode())
+
+
+_TOKEN_BYTES = frozenset(b"!#$&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def impersonation_headers(imp: Impersonation | None, *, source: str = "") -> list[tuple[str, str]]:
+    """The headers client-go's impersonating round tripper adds (transport/round_trippers.go):
+    Impersonate-User, Impersonate-Uid, one Impersonate-Group per group, one
+    Impersonate-Extra-<escaped key> per value. Authorization is then the impersonated identity's."""
+    if imp is None:
+        return []
+    headers = [("Impersonate-User", imp.user)] + ([("Impersonate-Uid", imp.uid)] if imp.uid else [])
+    headers += [("Impersonate-Group", group) for group in imp.groups]
+    headers += [(f"Impersonate-Extra-{_header_key_escape(key)}", value) for key, values in imp.extra for value in values]
+    # Go sends a header value's UTF-8 bytes; http.client sends a str as latin-1, so hand it the
+    # UTF-8 bytes as latin-1 characters (a user "jürgen" must reach the server as kubectl sends it).
+    return [(name, header_value(value.encode().decode("latin-1"), what=f"the {name} value", source=source)) for name, value in headers]
 
 
 # -- the client -------------------------------------------------------------------------------
@@ -275,15 +349,25 @@ class KubeClient:
         key = creds.client_key.require() if creds.client_key is not None else None
         token = creds.token.require().decode(errors="replace").strip() if creds.token is not None else None
         token_source = creds.token.source if creds.token is not None else ""
-        if creds.exec is not None and token is None and cert is None:
+        # client-go skips the exec plugin when a token, basic auth or a client certificate is set
+        # (exec.go UpdateTransportConfig).
+        if creds.exec is not None and token is None and creds.basic is None and cert is None:
             status = _run_exec_plugin(creds.exec, target, timeout=max(1.0, deadline.remaining()))
             token = status.get("token")
             token_source = f"the token from exec credential plugin {creds.exec.command!r}"
             if status.get("clientCertificateData"):
                 cert, key = str(status["clientCertificateData"]).encode(), str(status.get("clientKeyData", "")).encode()
-        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        self._headers = HTTPHeaderDict({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if token:
             self._headers["Authorization"] = f"Bearer {header_value(str(token), what='the token', source=token_source)}"
+        elif creds.basic is not None:  # never both: the kubeconfig layer refuses token + basic, as kubectl does
+            pair = base64.b64encode(":".join(creds.basic).encode()).decode()
+            self._headers["Authorization"] = f"Basic {header_value(pair, what='the username/password', source=creds.user)}"
+        for name, value in impersonation_headers(creds.impersonate, source=f"users[{creds.user}]"):
+            self._headers.add(name, value)
+        # A server URL with a path (Rancher's https://host/k8s/clusters/c-x) keeps it in front of
+        # every request path, as client-go's rest client does (rest/request.go NewRequest, AbsPath).
+        self._prefix = urlsplit(target.cluster.server).path.rstrip("/")
         ssl_context = ssl_context_for(target, client_cert=cert, client_key=key) if target.cluster.server.startswith("https://") else None
         # Two lanes, each a pool with a slot per connection. A request takes a slot *before*
         # its timeouts are computed, so one queued behind hung requests still ends at the
@@ -325,7 +409,7 @@ class KubeClient:
               deadline: Deadline, answers: frozenset[int] = frozenset(), lane: str = "api", accept: str | None = None) -> Response:
         if deadline.expired():
             raise UnreachableError(f"deadline reached before {method} {url.split('?')[0]}", step="timeout", transient=False)
-        headers = dict(self._headers)
+        headers = self._headers.copy()  # a copy that keeps repeated headers (Impersonate-Group)
         if accept is not None:
             headers["Accept"] = accept
         if body is not None:
@@ -338,7 +422,8 @@ class KubeClient:
         try:
             with self.stats.lock:
                 self.stats.requests += 1
-            raw = chosen.pool.urlopen(method, url, body=body, headers=headers, timeout=self._timeout(read, deadline), redirect=False)
+            raw = chosen.pool.urlopen(method, self._prefix + url, body=body, headers=headers,
+                                      timeout=self._timeout(read, deadline), redirect=False)
         except (HTTPError, OSError) as exc:
             raise self._network_error(exc) from None
         except (ValueError, TypeError, UnicodeError) as exc:
@@ -416,7 +501,7 @@ class KubeClient:
         """Watch events (``{"type", "object"}``) until ``timeout`` or the deadline."""
         seconds = max(1, int(min(timeout, self.deadline.remaining())))
         params = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": seconds, "allowWatchBookmarks": "false", **query}
-        url = path + "?" + urlencode(params)
+        url = self._prefix + path + "?" + urlencode(params)
         api = self._lanes["api"]
         if not api.slots.acquire(timeout=self.deadline.remaining()):
             raise UnreachableError(f"no connection to {self.target.cluster.server} free before the deadline", step="timeout", transient=False)

@@ -51,7 +51,10 @@ class Proxy:
 
 def _parse(raw: str, source: str) -> Proxy:
     # Go prepends "http://" to a value without a scheme (httpproxy.parseProxy); so do we.
-    parts = urlsplit(raw if "://" in raw else f"http://{raw}")
+    try:
+        parts = urlsplit(raw if "://" in raw else f"http://{raw}")
+    except ValueError:  # "http://[::1:3128": never quoted, it may carry a password
+        raise ConfigError(f"{source} is not a usable proxy address (it needs http://HOST[:PORT])") from None
     if parts.scheme != "http":
         raise ConfigError(
             f"{source} is a {parts.scheme}:// proxy; preflight supports only http:// (HTTP CONNECT) proxies",

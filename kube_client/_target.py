@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ._errors import ConfigError
-from ._kubeconfig import ClusterEntry, ContextView, Credentials, Material, default_paths, load_kubeconfig
+from ._kubeconfig import ClusterEntry, ContextView, Credentials, Material, default_paths, load_kubeconfig, provider_token
 from ._pem import key_matches, load_certificates, load_private_key
 from ._proxy import Proxy, choose_proxy
 from ._urls import split_url
@@ -107,17 +108,23 @@ def resolve_target(
             source=str(view.origin),
             fix=exec_spec.install_hint.strip() or f"install {exec_spec.command} or put it on PATH",
         )
-    if not view.cluster.server.startswith(("https://", "http://")):
-        raise ConfigError(f"server {view.cluster.server!r} is not an http(s) URL", source=str(view.origin))
-    if split_url(view.cluster.server) is None:
-        raise ConfigError(f"server {view.cluster.server!r} is not a valid URL (scheme://host[:port], port 1-65535)",
-                          source=f"{view.origin}: clusters[{view.cluster.name}].server",
+    if split_url(view.cluster.server) is None:  # the kubeconfig layer checked it without urllib3; urllib3 sends it
+        raise ConfigError(f"server {view.cluster.server!r} is not a valid URL", source=f"{view.origin}: clusters[{view.cluster.name}].server",
                           fix="fix the address; an IPv6 host goes in brackets: https://[::1]:6443")
+    credentials = view.credentials
+    if credentials.provider is not None:
+        # client-go builds the auth provider even when a token is set, so its build-time refusals
+        # stand; but a token or basic auth sets Authorization first and the provider's round
+        # tripper then adds nothing (transport/round_trippers.go HTTPWrappersForConfig wraps it innermost).
+        needed = credentials.token is None and credentials.basic is None
+        id_token = provider_token(credentials.provider, datetime.now(UTC), needed=needed)
+        if id_token is not None:
+            credentials = replace(credentials, token=id_token)
     ns, source = (namespace, "flag") if namespace else ((view.namespace, "context") if view.namespace else ("default", "default"))
     return Target(
         context=view.name,
         cluster=view.cluster,
-        credentials=view.credentials,
+        credentials=credentials,
         namespace=ns,
         namespace_source=source,
         kubeconfig=config.paths,
@@ -144,6 +151,11 @@ def validate_inline(view: ContextView) -> None:
             key = load_private_key(creds.client_key.data, source=creds.client_key.source)
             if not key_matches(cert, key):
                 raise ConfigError("the client key does not match the client certificate", source=creds.client_key.source)
+    if cluster.insecure and cluster.ca is not None:
+        # transport/transport.go TLSConfigFor refuses both, in these words: kubectl never runs.
+        raise ConfigError("specifying a root certificates file with the insecure flag is not allowed",
+                          source=f"{view.origin}: clusters[{cluster.name}].cluster",
+                          fix="drop insecure-skip-tls-verify (keep the CA), or drop certificate-authority(-data)")
     if cluster.ca is not None and cluster.ca.data is None:
         # kubectl stops here too ("unable to read certificate-authority"); carrying on with the
         # system trust store would verify against the wrong roots and misreport tls.serving-cert.

@@ -14,19 +14,24 @@ __all__ = ["split_url"]
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-def split_url(raw: str) -> tuple[SplitResult, str, int] | None:
-    """``raw`` split, with its host and port (the scheme's default when absent); None if unusable."""
-    # urllib3 is what will send the request, so it has the last word (imported here: the
-    # offline commands check no URL and should not pay for it).
-    from urllib3.exceptions import LocationParseError
-    from urllib3.util import parse_url
+def split_url(raw: str, *, sendable: bool = True) -> tuple[SplitResult, str, int] | None:
+    """``raw`` split, with its host and port (the scheme's default when absent); None if unusable.
 
+    With ``sendable`` urllib3, which will send the request, has the last word; the offline
+    commands (which read kubeconfigs but send nothing) pass False and do not import it."""
     try:
         parts = urlsplit(raw)
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
-        parse_url(raw)
-    except (ValueError, LocationParseError):
+    except ValueError:
         return None
+    if sendable:
+        from urllib3.exceptions import LocationParseError
+        from urllib3.util import parse_url
+
+        try:
+            parse_url(raw)
+        except (ValueError, LocationParseError):
+            return None
     host = parts.hostname
     if not host or port <= 0 or any(c.isspace() for c in host):
         return None

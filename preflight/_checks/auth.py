@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from kube_client._errors import ForbiddenError, UnauthorizedError, UnreachableError
@@ -63,6 +65,16 @@ def explain_unauthorized(target: Target, policy: Policy) -> tuple[str, str]:
     return "the request was not authenticated", "configure credentials for this context"
 
 
+ANONYMOUS = "system:anonymous"
+_FORBIDDEN_USER = re.compile(r'User "([^"]*)" cannot')
+
+
+def _anonymous(evidence: Mapping[str, object]) -> Finding:
+    return Finding(id="auth.identity", outcome=Outcome.FAIL, evidence=evidence,
+                   message=f"requests are anonymous: the API server treats them as {ANONYMOUS}, so no credential reached it",
+                   remediation="configure a token, client certificate or exec plugin for this context")
+
+
 def auth_identity(target: Target, policy: Policy, identity: Identity | FactError) -> Finding:
     if isinstance(identity, FactError):
         err = identity.error
@@ -72,15 +84,26 @@ def auth_identity(target: Target, policy: Policy, identity: Identity | FactError
             why, fix = explain_unauthorized(target, policy)
             return Finding(id="auth.identity", outcome=Outcome.FAIL, message=f"Unauthorized (401): {why}", remediation=fix, evidence={"status": 401})
         if isinstance(err, ForbiddenError):
-            return Finding(id="auth.identity", outcome=Outcome.SKIP, message="authenticated, but not allowed to ask who we are (SelfSubjectReview forbidden)")
+            # Every authenticated user may create a SelfSubjectReview (ClusterRole system:basic-user);
+            # anonymous requests may not, and the 403 names who asked (the RBAC authorizer's
+            # 'User "system:anonymous" cannot create resource ...').
+            named = _FORBIDDEN_USER.search(err.message)
+            asker = named[1] if named else ""
+            if asker == ANONYMOUS:
+                return _anonymous({"username": ANONYMOUS, "status": 403})
+            if "cannot impersonate" in err.message:  # the kubeconfig's as: is refused before any check runs
+                return Finding(id="auth.identity", outcome=Outcome.FAIL, evidence={"username": asker, "status": 403},
+                               message=f"the kubeconfig impersonates (as:), and the API server refuses it: {err.message}",
+                               remediation="grant the impersonate verb to this credential, or drop as: from the kubeconfig user")
+            return Finding(id="auth.identity", outcome=Outcome.SKIP, evidence={"username": asker, "status": 403},
+                           message=f"authenticated{' as ' + asker if asker else ''}, but not allowed to ask who we are "
+                                   "(SelfSubjectReview forbidden)")
         if isinstance(err, UnreachableError):
             return Finding(id="auth.identity", outcome=Outcome.SKIP, message="not checked: see api.reachable")
         return Finding(id="auth.identity", outcome=Outcome.ERROR, message=f"SelfSubjectReview failed: {err}")
     evidence = {"username": identity.username, "groups": list(identity.groups), "api": identity.api_version}
-    if identity.username in ("system:anonymous", ""):
-        return Finding(id="auth.identity", outcome=Outcome.FAIL, evidence=evidence,
-                       message="requests are anonymous: no credential reached the API server",
-                       remediation="configure a token, client certificate or exec plugin for this context")
+    if identity.username in (ANONYMOUS, ""):
+        return _anonymous(evidence)
     sa = identity.service_account
     who = f"ServiceAccount {sa[0]}/{sa[1]}" if sa else f"user {identity.username}"
     groups = f" (groups: {', '.join(identity.groups)})" if identity.groups else ""

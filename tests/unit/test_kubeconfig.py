@@ -157,7 +157,7 @@ def test_opaque_token_is_not_judged(tmp_path: Path) -> None:
 
 
 def test_exec_plugin_missing_from_path_fails_with_its_install_hint(tmp_path: Path) -> None:
-    doc = kubeconfig_doc(extra_user={"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "gke-gcloud-auth-plugin",
+    doc = kubeconfig_doc(extra_user={"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "gke-gcloud-auth-plugin", "interactiveMode": "Never",
                                               "installHint": "Install gke-gcloud-auth-plugin with gcloud components install"}})
     view = load_one(write_kubeconfig(tmp_path / "k", doc))
     missing = judge_credentials(view, NOW, POLICY, which=lambda _: None)

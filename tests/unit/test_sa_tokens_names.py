@@ -123,7 +123,8 @@ def test_invalid_names_are_rejected_before_the_exec_credential_plugin_runs(tmp_p
                       '"status":{"token":"from-the-plugin"}}\'\n')
     plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
     doc = kubeconfig_doc(server=f"https://127.0.0.1:{closed_port}", ca=make_ca(),
-                         extra_user={"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin)}})
+                         extra_user={"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin),
+                                              "interactiveMode": "Never"}})
     path = str(write_kubeconfig(tmp_path / "exec.conf", doc))
 
     for call in (lambda: sa_tokens.ensure("ci", "Jenkins", kubeconfig=path),

@@ -48,7 +48,7 @@ def test_kubeconfig_wins_over_in_cluster_when_both_exist(tmp_path: Path) -> None
 
 def test_missing_exec_plugin_is_refused_before_any_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = kubeconfig_doc(server="https://192.0.2.1:6443", extra_user={"exec": {
-        "apiVersion": "client.authentication.k8s.io/v1", "command": "no-such-auth-plugin",
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "no-such-auth-plugin", "interactiveMode": "Never",
         "installHint": "install it from your cloud's CLI"}})
     path = write_kubeconfig(tmp_path / "config", doc)
     code = main(["check", "--kubeconfig", str(path)])
