@@ -25,6 +25,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ from urllib3 import HTTPHeaderDict
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
+    InsecureRequestWarning,
     NameResolutionError,
     ProtocolError,
     ProxyError,
@@ -55,6 +57,10 @@ from ._target import Target
 from ._pem import load_certificates
 
 __all__ = ["KubeClient", "Response", "exec_info", "header_value", "impersonation_headers", "ssl_context_for", "translate_network_error"]
+
+# urllib3 warns on stderr for every request to an insecure-skip-tls-verify cluster, in the middle
+# of a report; kubectl is silent, and the kubeconfig.tls check already reports it once.
+warnings.filterwarnings("ignore", category=InsecureRequestWarning)
 
 CONNECT_TIMEOUT = 5.0  # a TCP+TLS connect that takes longer is "no answer"
 USER_AGENT = "kube-preflight/0.1"

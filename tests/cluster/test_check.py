@@ -377,3 +377,17 @@ def test_a_plain_http_server_is_reachable_and_has_no_certificate_to_judge(cluste
     finally:
         proxy.terminate()
         proxy.wait(timeout=10)
+
+
+def test_an_insecure_cluster_is_reported_once_not_warned_on_every_request(cluster: Any, tmp_path: Path) -> None:
+    """urllib3 printed an InsecureRequestWarning per request into the report's stderr;
+    kubectl is silent and kubeconfig.tls already says it once."""
+    doc = yaml.safe_load(cluster.admin_kubeconfig.read_text())
+    del doc["clusters"][0]["cluster"]["certificate-authority-data"]
+    doc["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+    path = write_kubeconfig(tmp_path / "insecure", doc)
+    done = subprocess.run([sys.executable, "-m", "preflight", "check", "--kubeconfig", str(path), "-o", "json"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert "Warning" not in done.stderr, done.stderr
+    findings = {f["id"]: f for f in json.loads(done.stdout)["checks"]}
+    assert findings["api.reachable"]["outcome"] == "pass"
