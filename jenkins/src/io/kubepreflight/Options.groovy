@@ -39,6 +39,29 @@ class Options implements Serializable {
         return out
     }
 
+    /** The command-line words for a step's flag tables: `--flag value` for each set value, `--switch` for each true one. */
+    @NonCPS
+    static List<String> flagWords(Map cfg, Map<String, String> valueFlags, Map<String, String> switches) {
+        List<String> words = []
+        for (Map.Entry<String, String> e : valueFlags.entrySet()) {
+            if (cfg[e.key] != null) {
+                words.addAll([e.value, cfg[e.key].toString()])
+            }
+        }
+        for (Map.Entry<String, String> e : switches.entrySet()) {
+            if (cfg[e.key]) {
+                words.add(e.value)
+            }
+        }
+        return words
+    }
+
+    /** Where a step's script puts the command's stderr: beside its JSON output. */
+    @NonCPS
+    static String stderrFile(Map cfg) {
+        return cfg.jsonFile.toString().replaceFirst(/\.json$/, '') + '.stderr'
+    }
+
     @NonCPS
     private static Object coerce(String step, String key, Object defaultValue, Object value) {
         if (value == null) {

@@ -68,22 +68,13 @@ class PreflightStep implements Serializable {
     /** Where the script puts preflight's stderr: beside the JSON report. */
     @NonCPS
     static String stderrFile(Map cfg) {
-        return cfg.jsonFile.toString().replaceFirst(/\.json$/, '') + '.stderr'
+        return Options.stderrFile(cfg)
     }
 
     @NonCPS
     static List<String> command(Map cfg) {
         List<String> argv = [cfg.command.toString(), 'check']
-        for (Map.Entry<String, String> e : VALUE_FLAGS.entrySet()) {
-            if (cfg[e.key] != null) {
-                argv.addAll([e.value, cfg[e.key].toString()])
-            }
-        }
-        for (Map.Entry<String, String> e : SWITCHES.entrySet()) {
-            if (cfg[e.key]) {
-                argv.add(e.value)
-            }
-        }
+        argv.addAll(Options.flagWords(cfg, VALUE_FLAGS, SWITCHES))
         argv.addAll(['--junit', cfg.junitFile.toString()])
         if (cfg.markdownFile) {
             argv.addAll(['--markdown', cfg.markdownFile.toString()])

@@ -94,22 +94,13 @@ class SaTokensStep implements Serializable {
 
     @NonCPS
     static String stderrFile(Map cfg) {
-        return cfg.jsonFile.toString().replaceFirst(/\.json$/, '') + '.stderr'
+        return Options.stderrFile(cfg)
     }
 
     @NonCPS
     static List<String> command(Map cfg) {
         List<String> argv = [cfg.command.toString(), 'ensure']
-        for (Map.Entry<String, String> e : VALUE_FLAGS.entrySet()) {
-            if (cfg[e.key] != null) {
-                argv.addAll([e.value, cfg[e.key].toString()])
-            }
-        }
-        for (Map.Entry<String, String> e : SWITCHES.entrySet()) {
-            if (cfg[e.key]) {
-                argv.add(e.value)
-            }
-        }
+        argv.addAll(Options.flagWords(cfg, VALUE_FLAGS, SWITCHES))
         argv.addAll(cfg.args as List<String>)
         // JSON last; `--` so the name is never read as an option, whatever it is.
         argv.addAll(['-o', 'json', '--', cfg.serviceAccount.toString()])
