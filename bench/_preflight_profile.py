@@ -6,7 +6,7 @@ Used by check_vs_kubectl.py as a subprocess, never timed against kubectl:
 
 It imports what the check command needs up front (timed, without -X importtime's own
 overhead), wraps two private seams to timestamp every collector ("fact") and every HTTP
-request, then calls ``preflight._cli.main(argv)``. Private seams change: if one is gone the
+request, then calls ``preflight._cli.main.main(argv)``. Private seams change: if one is gone the
 profile says so instead of failing the benchmark.
 """
 from __future__ import annotations
@@ -25,14 +25,14 @@ import threading  # noqa: E402
 
 def main() -> None:
     out_path, argv = sys.argv[1], sys.argv[2:]
-    import preflight._cli as cli
+    import preflight._cli.main as cli
 
     t_cli = time.perf_counter()
     # What `check` imports lazily (see preflight/_cli.py: heavy modules are imported inside
     # the commands); anything still imported during the run is listed as `lazy_modules`.
-    import preflight._check_command  # noqa: F401
+    import preflight._cli.check  # noqa: F401
     import kube_client._durations  # noqa: F401
-    import preflight._report  # noqa: F401
+    import preflight._engine.render  # noqa: F401
     import kube_client._target  # noqa: F401
 
     t_imports = time.perf_counter()
@@ -42,7 +42,7 @@ def main() -> None:
     lock = threading.Lock()
     try:
         import kube_client._http as http
-        import preflight._runner as runner
+        import preflight._engine.runner as runner
 
         once = http.KubeClient._once
         collect = runner.Facts._collect

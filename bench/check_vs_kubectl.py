@@ -44,7 +44,7 @@ from typing import Any
 
 import _common as c
 
-from preflight._permissions import DEFAULT_DEPLOY, expand
+from preflight._facts.permissions import DEFAULT_DEPLOY, expand
 from kube_client._target import resolve_target
 
 SIDES = ("preflight", "preflight (no .pyc)", "kubectl (cold cache)", "kubectl (warm cache)")
@@ -422,7 +422,7 @@ def main() -> None:
         kubectl_version = cp.kubectl("version", "--client", "-o", "json").stdout
         res["kubectl"] = {"path": str(cp.bin_dir / "kubectl"), "client": json.loads(kubectl_version)["clientVersion"]["gitVersion"]}
         print(f"kubectl {res['kubectl']['client']} ({res['kubectl']['path']}); {n_perms} permissions from "
-              f"preflight._permissions.DEFAULT_DEPLOY, namespace {namespace!r}")
+              f"preflight._facts.permissions.DEFAULT_DEPLOY, namespace {namespace!r}")
         ENVS["preflight"] = c.python_env(bytecode=True, cache=work / "pycache")
         ENVS["preflight (no .pyc)"] = c.python_env(bytecode=False, cache=work / "pycache")
         if start["code"]["bytecode_in_tree"]:

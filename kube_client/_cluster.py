@@ -11,10 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ClusterError, NotFoundError
-from ._http import KubeClient
+
+if TYPE_CHECKING:  # the data types here are facts judges import: they must not load the HTTP client
+    from ._http import KubeClient
 
 __all__ = [
     "INVALID_SINCE_LABEL",

@@ -48,13 +48,13 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from ._deadline import Deadline
 from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status
 from ._kubeconfig import ExecSpec, Impersonation
+from ._pem import load_certificates
 from ._proxy import Proxy
 from ._retry import with_retries
-from ._deadline import Deadline
 from ._target import Target
-from ._pem import load_certificates
 
 __all__ = ["KubeClient", "Response", "exec_info", "header_value", "impersonation_headers", "ssl_context_for", "translate_network_error"]
 

@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential, wait_random
 
-from ._errors import ClusterError
 from ._deadline import Deadline
+from ._errors import ClusterError
 
 __all__ = ["is_transient", "with_retries"]
 

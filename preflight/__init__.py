@@ -9,7 +9,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from kube_client._errors import ClusterError, ConfigError, PreflightError
-from ._model import Finding, Outcome, Report
+
+from ._engine.model import Finding, Outcome, Report
 
 __all__ = [
     "ClusterError",
@@ -25,6 +26,6 @@ __all__ = [
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``preflight`` with ``argv`` and return its exit code."""
-    from ._cli import main as _main
+    from ._cli.main import main as _main
 
     return _main(argv)

@@ -66,7 +66,7 @@ def _run(main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str, s
 @pytest.fixture
 def preflight() -> Runner:
     """Run ``preflight ... -o json`` in-process: (exit code, {id: finding}, stderr)."""
-    from preflight._cli import main
+    from preflight._cli.main import main
 
     def run(*argv: str) -> tuple[int, dict[str, Any], str]:
         code, out, err = _run(main, [*argv, "-o", "json"])

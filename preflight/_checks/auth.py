@@ -6,27 +6,26 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from kube_client._cluster import Identity
 from kube_client._errors import ForbiddenError, UnauthorizedError, UnreachableError
-from .._facts import AccessResult, Identity
-from .._manifests import DiscoveredKind
 from kube_client._kubeconfig import ContextView, decode_jwt_claims
-from .._kubeconfig_checks import judge_credentials
-from .._model import Finding, Outcome
-from .._permissions import role_yaml
-from .._runner import FactError, Policy
+from kube_client._pem import load_certificates
 from kube_client._target import Target
-from .._x509 import describe, load_certificates
 
-__all__ = ["auth_identity", "auth_permissions", "kubeconfig_credentials"]
+from .._engine.model import Finding, Outcome
+from .._engine.runner import FactError
+from .._facts.cluster import AccessResult
+from .._facts.manifests import DiscoveredKind
+from .._facts.permissions import role_yaml
+from .._facts.policy import Policy
+from .._facts.x509 import describe
+
+__all__ = ["auth_identity", "auth_permissions"]
 
 
 def _view(target: Target) -> ContextView:
     origin = target.kubeconfig[0] if target.kubeconfig else Path("/var/run/secrets/kubernetes.io/serviceaccount")
     return ContextView(name=target.context, cluster=target.cluster, credentials=target.credentials, namespace=target.namespace, origin=origin)
-
-
-def kubeconfig_credentials(target: Target, policy: Policy) -> Finding:
-    return judge_credentials(_view(target), policy.now, policy.expiry)
 
 
 def explain_unauthorized(target: Target, policy: Policy) -> tuple[str, str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from kube_client._durations import format_age
-from .._model import Outcome
-from .._runner import FactError
+
+from .._engine.model import Outcome
+from .._engine.runner import FactError
 
 __all__ = ["WORST_FIRST", "ago", "fact_problem", "worst"]
 

@@ -8,18 +8,19 @@ comparing with a skewed laptop clock would invent or hide staleness.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from kube_client._cluster import Leases, LeaseState, lease_duration, stale_leases
 from kube_client._durations import format_age
-from kube_client._cluster import lease_duration, stale_leases
 
-from .._facts import ApiServiceState, CanaryResult, LeaseState, Leases
-from .._manifests import ManifestKind
-from .._model import Finding, Outcome
-from .._pki import RESTART_HOWTO
-from .._runner import FactError, Policy
+from .._engine.model import Finding, Outcome
+from .._engine.runner import FactError
+from .._facts.cluster import ApiServiceState, CanaryResult
+from .._facts.manifests import ManifestKind
+from .._facts.pki import RESTART_HOWTO
+from .._facts.policy import Policy
 from .common import worst
 
 __all__ = ["controlplane_apiservices", "controlplane_leases", "controlplane_token_controller"]
@@ -107,11 +108,9 @@ def controlplane_leases(policy: Policy, leases: Leases) -> Finding:
 def controlplane_apiservices(policy: Policy, apiservices: list[ApiServiceState],
                              deploy_kinds: Iterable[ManifestKind] | FactError = ()) -> Finding:
     """``deploy_kinds``: what --manifests or --chart will create (its groups turn a warning
-    into a failure); a FactError there (cannot render yet) leaves the policy's groups."""
+    into a failure); a FactError there (cannot render yet) leaves it a warning."""
     down = [a for a in apiservices if not a.available]
-    deploy_groups: Mapping[str, object] = dict(policy.options.get("deploy_groups", {}))
-    if not isinstance(deploy_kinds, FactError):
-        deploy_groups = {**deploy_groups, **{k.group: True for k in deploy_kinds if k.group}}
+    deploy_groups = set() if isinstance(deploy_kinds, FactError) else {k.group for k in deploy_kinds if k.group}
     evidence: dict[str, Any] = {
         "unavailable": [{"name": a.name, "reason": a.reason, "message": a.message, "service": a.service} for a in down],
         "total": len(apiservices),

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._model import Finding, Outcome
-from .._node import NodeFacts
-from .._pki import RESTART_HOWTO
-from .._x509 import describe, load_certificates, rfc3339
+from kube_client._pem import load_certificates
+
+from .._engine.model import Finding, Outcome
+from .._facts.node import NodeFacts
+from .._facts.pki import RESTART_HOWTO
+from .._facts.x509 import describe, rfc3339
 
 __all__ = ["node_restarts", "node_served_certs"]
 

@@ -17,7 +17,7 @@ import yaml
 from kube_client._deadline import Deadline
 from kube_client._http import KubeClient
 from kube_client._target import resolve_target
-from preflight._collectors import read_catalog
+from preflight._collect.reads import read_catalog
 from sa_tokens import ensure, kubeconfig_for
 
 pytestmark = pytest.mark.cluster

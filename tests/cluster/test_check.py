@@ -259,7 +259,7 @@ def test_ensure_token_creates_the_missing_long_lived_token_before_checking_it(cl
 def test_junit_report_of_a_failing_run_lists_every_check(breakable: Any, tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 
-    from preflight._cli import main
+    from preflight._cli.main import main
 
     breakable.break_("stop", "kube-scheduler")
     junit = tmp_path / "preflight.xml"

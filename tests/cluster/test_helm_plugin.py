@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from preflight._helm.args import BOOL_FLAGS, VALUE_FLAGS, VALUE_FLAGS_OF
-from preflight._helm.cli import PLUGINS
+from preflight._cli.helm.args import BOOL_FLAGS, VALUE_FLAGS, VALUE_FLAGS_OF
+from preflight._cli.helm.commands import PLUGINS
 
 pytestmark = pytest.mark.cluster
 

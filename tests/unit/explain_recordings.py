@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from kube_client._cluster import LeaseState, Leases, parse_time
-from preflight._helm_storage import decode_release, read_record
-from preflight._release_facts import LiveObject, ReleaseFacts
+from preflight._facts.helm import decode_release, read_record
+from preflight._facts.release import LiveObject, ReleaseFacts
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
 

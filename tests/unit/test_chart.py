@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kube_client._errors import ConfigError
-from preflight._chart import ChartSource, catalog_from_aggregated, catalog_from_legacy, helm_error_line, helm_executable
+from preflight._collect.chart import ChartSource, catalog_from_aggregated, catalog_from_legacy, helm_error_line, helm_executable
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
 
@@ -84,7 +84,7 @@ def test_a_helm_that_hangs_is_killed_with_what_it_started_at_the_timeout(tmp_pat
     import os
     import time
 
-    from preflight._chart import ApiCatalog, render_kinds
+    from preflight._collect.chart import ApiCatalog, render_kinds
 
     pids = tmp_path / "pids"
     hang = tmp_path / "helm"

@@ -5,14 +5,17 @@ from datetime import timedelta
 import pytest
 import yaml
 
-from preflight._checks.api import api_reachable, tls_serving_cert
+from preflight._checks.api import api_reachable
+from preflight._checks.tls import tls_serving_cert
 from preflight._checks.auth import auth_identity, auth_permissions
 from kube_client._errors import UnauthorizedError, UnreachableError
-from preflight._facts import AccessResult, Health, Identity, Permission, ServerVersion
+from preflight._facts.cluster import AccessResult, Health, Permission
+from kube_client._cluster import Identity, ServerVersion
 from kube_client._kubeconfig import ClusterEntry, Credentials, Material
-from preflight._model import Outcome
-from preflight._probe import TlsProbe
-from preflight._runner import FactError, Policy
+from preflight._engine.model import Outcome
+from preflight._facts.cluster import TlsProbe
+from preflight._engine.runner import FactError
+from preflight._facts.policy import Policy
 from kube_client._target import Target
 from tests.pkifactory import NOW, YEAR, make_ca, make_leaf
 

@@ -6,9 +6,12 @@ import pytest
 
 from preflight._checks.controlplane import controlplane_apiservices, controlplane_leases, controlplane_token_controller
 from kube_client._errors import ForbiddenError
-from preflight._facts import ApiServiceState, CanaryResult, LeaseState, Leases
-from preflight._model import Outcome
-from preflight._runner import FactError, Policy
+from preflight._facts.cluster import ApiServiceState, CanaryResult
+from kube_client._cluster import LeaseState, Leases
+from preflight._engine.model import Outcome
+from preflight._engine.runner import FactError
+from preflight._facts.manifests import ManifestKind
+from preflight._facts.policy import Policy
 
 SERVER_NOW = datetime(2023, 5, 15, 5, 20, tzinfo=UTC)
 
@@ -63,7 +66,7 @@ def test_unavailable_metrics_apiservice_warns_and_fails_when_the_deploy_uses_its
     assert warn.outcome is Outcome.WARN
     assert "v1beta1.metrics.k8s.io (FailedDiscoveryCheck)" in warn.message and "discovery is incomplete" in warn.message
     assert "kubectl delete apiservice v1beta1.metrics.k8s.io" in warn.remediation
-    fail = controlplane_apiservices(Policy(options={"deploy_groups": {"metrics.k8s.io": True}}), down)
+    fail = controlplane_apiservices(Policy(), down, [ManifestKind(api_version="metrics.k8s.io/v1beta1", kind="PodMetrics")])
     assert fail.outcome is Outcome.FAIL and "this deploy uses metrics.k8s.io" in fail.message
     assert controlplane_apiservices(Policy(), down[:1]).outcome is Outcome.PASS
 

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 
 from preflight._checks.node import node_restarts, node_served_certs
-from preflight._model import Outcome
-from preflight._node import FileArg, NodeFacts, ProcessInfo, ServedCert
+from preflight._engine.model import Outcome
+from preflight._facts.node import FileArg, NodeFacts, ProcessInfo, ServedCert
 from tests.pkifactory import make_ca, make_leaf
 
 RENEWED = datetime(2023, 5, 15, 10, 2, tzinfo=UTC)

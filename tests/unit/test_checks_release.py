@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from kube_client._cluster import LeaseState, Leases
-from preflight._checks.pods import diagnose_pod
-from preflight._checks.release import _max_unavailable, explain_release
-from preflight._helm_storage import ReleaseRecord, ReleaseResource
-from preflight._model import Outcome
-from preflight._release_facts import LiveObject, ReleaseFacts, Scene
-from preflight._runner import Policy
+from preflight._checks.release.pods import diagnose_pod
+from preflight._checks.release.objects import _max_unavailable, explain_release
+from preflight._facts.helm import ReleaseRecord, ReleaseResource
+from preflight._engine.model import Outcome
+from preflight._facts.release import LiveObject, ReleaseFacts, Scene
+from preflight._facts.policy import Policy
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 NODE = {"metadata": {"name": "n1"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}

@@ -5,10 +5,13 @@ from typing import Any
 
 import pytest
 
-from preflight._checks.workload import helm_release, rbac_subjects, serviceaccount_token
-from preflight._facts import Bindings, HelmRelease, HelmRevision, LeaseState, Leases, ServerVersion, ServiceAccountFacts
-from preflight._model import Outcome
-from preflight._runner import Policy
+from preflight._checks.helm import helm_release
+from preflight._checks.rbac import rbac_subjects
+from preflight._checks.serviceaccount import serviceaccount_token
+from preflight._facts.cluster import Bindings, HelmRelease, HelmRevision, ServiceAccountFacts
+from kube_client._cluster import LeaseState, Leases, ServerVersion
+from preflight._engine.model import Outcome
+from preflight._facts.policy import Policy
 
 NOW = datetime(2023, 5, 15, 5, 20, tzinfo=UTC)
 V121 = ServerVersion(git_version="v1.21.1", major=1, minor=21)
@@ -51,7 +54,7 @@ def test_on_124_and_later_no_token_is_expected_and_ensure_is_suggested() -> None
     derived = serviceaccount_token(Policy(now=NOW), facts(), V137, leases(kcm_age=1))
     assert derived.outcome is Outcome.WARN and "since Kubernetes 1.24 none is created" in derived.message
     assert "sa-tokens ensure -n rmxc-prod rmxc-jenkins" in derived.remediation
-    explicit = serviceaccount_token(Policy(now=NOW, options={"service_account_explicit": True}), facts(), V137, leases(kcm_age=1))
+    explicit = serviceaccount_token(Policy(now=NOW), facts(), V137, leases(kcm_age=1), explicit=True)
     assert explicit.outcome is Outcome.FAIL
 
 

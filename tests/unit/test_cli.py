@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from preflight._cli import main
+from preflight._cli.main import main
 from tests.pkifactory import NOW, YEAR, kubeadm_tree, kubeconfig_doc, make_ca, make_leaf, write_kubeconfig
 
 DAY = timedelta(days=1)
@@ -127,14 +127,14 @@ def test_the_real_console_script_runs_and_module_form_too() -> None:
 def test_offline_commands_do_not_import_network_clients(tmp_path: Path) -> None:
     tree = kubeadm_tree(tmp_path)
     probe = (
-        "import sys; from preflight._cli import main; "
+        "import sys; from preflight._cli.main import main; "
         f"code = main(['certs', '--pki-dir', {str(tree.root)!r}, '-o', 'json']); "
         "heavy = [m for m in ('kubernetes', 'urllib3', 'requests', 'kube_client._http') if m in sys.modules]; "
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
     assert out.stdout.strip().splitlines()[-1] == "[]"
-    version_probe = "import sys; from preflight._cli import main; main(['--version']); print(sorted(m for m in ('cryptography', 'yaml', 'kubernetes', 'urllib3') if m in sys.modules))"
+    version_probe = "import sys; from preflight._cli.main import main; main(['--version']); print(sorted(m for m in ('cryptography', 'yaml', 'kubernetes', 'urllib3') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", version_probe], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
@@ -143,12 +143,12 @@ def test_an_unexpected_error_is_one_line_exit_2_without_its_message(capsys: pyte
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI boundary's last line of defence (issue 12): a bug is reported by type and place,
     never by its text, which may quote a token; PREFLIGHT_DEBUG=1 gives the traceback."""
-    import preflight._offline
+    import preflight._cli.offline
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("Bearer s3cr3t")
 
-    monkeypatch.setattr(preflight._offline, "kubeconfig_report", broken)
+    monkeypatch.setattr(preflight._cli.offline, "kubeconfig_report", broken)
     code = main(["kubeconfig"])
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and err.count("\n") == 1

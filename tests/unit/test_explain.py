@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from kube_client._deadline import Deadline
-from preflight._explain import explain_table
-from preflight._model import Outcome, Report
-from preflight._runner import Facts, Policy, run_checks
+from preflight._cli.explain import explain_table
+from preflight._engine.model import Outcome, Report
+from preflight._engine.runner import Facts, run_checks
+from preflight._facts.policy import Policy
 from tests.unit.explain_recordings import explain_inputs, recording, server_time
 
 
@@ -116,7 +117,7 @@ def test_unreadable_nodes_and_events_only_blunt_the_diagnosis() -> None:
 def test_nothing_secret_of_the_release_reaches_the_report() -> None:
     import json
 
-    from preflight._report import render_json
+    from preflight._engine.render import render_json
 
     doc = recording("app")
     report, _ = explain("app")

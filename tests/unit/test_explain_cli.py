@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from preflight._cli import main
+from preflight._cli.main import main
 from tests.pkifactory import kubeconfig_doc, write_kubeconfig
 
 CHART = Path(__file__).resolve().parents[1] / "cluster" / "charts" / "web"
@@ -50,6 +50,6 @@ def test_a_missing_chart_values_file_or_helm_is_exit_2_before_any_request(
 
 
 def test_pyhelm3_is_imported_only_for_a_chart() -> None:
-    code = ("import sys, preflight._cli, preflight._check_command, preflight._collectors, preflight._explain, preflight._chart; "
+    code = ("import sys, preflight._cli.main, preflight._cli.check, preflight._collect.cluster, preflight._cli.explain, preflight._collect.chart; "
             "sys.exit('pyhelm3' in sys.modules or 'pydantic' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

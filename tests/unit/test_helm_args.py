@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from kube_client._errors import ConfigError
-from preflight._helm.args import GATE_PREFIX, split_deploy_args, split_gate_options
-from preflight._helm.plugin import gate_flags
+from preflight._cli.helm.args import GATE_PREFIX, split_deploy_args, split_gate_options
+from preflight._cli.helm.plugin import gate_flags
+from preflight._cli.main import check
 
 FLAGS = {"timeout": "value", "strict": "flag", "node": "optional", "service-account": "value"}
 
@@ -91,6 +92,6 @@ def test_bad_gate_options_are_one_line_errors(args: list[str], words: str) -> No
 
 
 def test_the_gate_flags_come_from_preflight_check_itself() -> None:
-    flags = gate_flags()
+    flags = gate_flags(check)
     assert flags["timeout"] == "value" and flags["strict"] == "flag" and flags["node"] == "optional"
     assert flags["namespace"] == "value" and GATE_PREFIX == "--preflight-"

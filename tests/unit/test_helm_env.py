@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kube_client._errors import ConfigError
-from preflight._helm.env import HelmEnv, gate_kubeconfig, merged_kubeconfig
+from preflight._cli.helm.env import HelmEnv, gate_kubeconfig, merged_kubeconfig
 
 TOKEN = "eyJhbGciOi.secret-token-value"
 

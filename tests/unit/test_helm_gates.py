@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from preflight._helm.plugin import run_deploy
-from preflight._helm.postrender import REPORT_ENV, default_report_path, run_post_render, split_report_option
+from preflight._cli.helm.plugin import run_deploy
+from preflight._cli.main import check, main
+from preflight._cli.helm.postrender import REPORT_ENV, default_report_path, run_post_render, split_report_option
 
 MANIFEST = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: b\n"
 
@@ -34,7 +35,7 @@ def unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def post_render(stdin: bytes, *args: str, environ: dict[str, str]) -> tuple[int, bytes, str]:
     out, err = io.BytesIO(), io.StringIO()
-    code = run_post_render(list(args), stdin=io.BytesIO(stdin), stdout=out, stderr=err, environ=environ)
+    code = run_post_render(list(args), gate=main, stdin=io.BytesIO(stdin), stdout=out, stderr=err, environ=environ)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -91,7 +92,7 @@ def test_a_planted_report_folder_is_not_written_into(tmp_path: Path, unreachable
 def test_deploy_is_not_run_when_the_gate_fails(unreachable: Path, capsys: pytest.CaptureFixture[str]) -> None:
     calls: list[Any] = []
     code = run_deploy("upgrade", ["web", "./chart", "--preflight-timeout", "1s"], {"HELM_NAMESPACE": "shop"},
-                      exec_helm=lambda *a: calls.append(a))
+                      gate=main, check=check, exec_helm=lambda *a: calls.append(a))
     captured = capsys.readouterr()
     assert code == 1 and calls == []
     assert captured.out == ""  # stdout is helm's; the gate reports on stderr
@@ -103,5 +104,5 @@ def test_deploy_with_a_bad_gate_option_runs_nothing(unreachable: Path) -> None:
 
     calls: list[Any] = []
     with pytest.raises(ConfigError, match="--preflight-bogus is not a preflight check option"):
-        run_deploy("install", ["web", "./chart", "--preflight-bogus"], {}, exec_helm=lambda *a: calls.append(a))
+        run_deploy("install", ["web", "./chart", "--preflight-bogus"], {}, gate=main, check=check, exec_helm=lambda *a: calls.append(a))
     assert calls == []

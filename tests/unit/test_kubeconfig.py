@@ -11,9 +11,9 @@ import pytest
 from kube_client._errors import ConfigError
 from kube_client._kubeconfig import decode_jwt_claims, default_paths, load_kubeconfig
 from kube_client._target import validate_inline
-from preflight._kubeconfig_checks import judge_credentials, judge_file, judge_tls
-from preflight._model import Outcome
-from preflight._x509 import ExpiryPolicy
+from preflight._checks.kubeconfig import judge_credentials, judge_file, judge_tls
+from preflight._engine.model import Outcome
+from preflight._facts.policy import ExpiryPolicy
 from tests.pkifactory import NOW, YEAR, b64, kubeconfig_doc, make_ca, make_leaf, write, write_kubeconfig
 
 DAY = timedelta(days=1)

@@ -21,8 +21,9 @@ from kube_client._http import KubeClient, _run_exec_plugin, exec_info, impersona
 from kube_client._kubeconfig import AuthProvider, ExecSpec, default_paths, load_kubeconfig, provider_token
 from kube_client._target import resolve_target
 from preflight._checks.auth import auth_identity
-from preflight._cli import main
-from preflight._runner import FactError, Policy
+from preflight._cli.main import main
+from preflight._engine.runner import FactError
+from preflight._facts.policy import Policy
 from tests.pkifactory import kubeconfig_doc, make_ca, make_leaf, write, write_kubeconfig
 
 V1 = "client.authentication.k8s.io/v1"

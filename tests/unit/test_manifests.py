@@ -6,10 +6,11 @@ import pytest
 
 from preflight._checks.auth import auth_permissions
 from kube_client._errors import ConfigError
-from preflight._facts import AccessResult
-from preflight._manifests import DiscoveredKind, ManifestKind, permissions_for, read_manifests
-from preflight._model import Outcome
-from preflight._runner import Policy
+from preflight._facts.cluster import AccessResult
+from preflight._facts.manifests import DiscoveredKind, ManifestKind, permissions_for
+from preflight._collect.manifests import read_manifests
+from preflight._engine.model import Outcome
+from preflight._facts.policy import Policy
 from tests.unit.test_checks_api import target
 
 RENDERED = """---

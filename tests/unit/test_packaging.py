@@ -24,8 +24,8 @@ def test_pip_install_gives_working_commands_with_every_subpackage(tmp_path: Path
     assert (site / "preflight" / "py.typed").is_file() and (site / "sa_tokens" / "py.typed").is_file()
     # the Helm plugin folders ship as package data, their scripts still executable (helm runs them directly)
     for script in ("preflight/preflight.sh", "preflight-post-render/post-render.sh"):
-        assert os.access(site / "preflight" / "_helm" / "plugins" / script, os.X_OK), script
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import preflight._check_command, sa_tokens._cli, preflight._checks.node; "
+        assert os.access(site / "preflight" / "_cli" / "helm" / "plugins" / script, os.X_OK), script
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import preflight._cli.check, sa_tokens._cli, preflight._checks.node; "
              "import preflight; print(preflight.__file__)")
     out = subprocess.run([sys.executable, "-c", probe, str(site)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert out.returncode == 0, out.stderr

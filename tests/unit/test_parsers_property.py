@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from kube_client._errors import PreflightError
 from kube_client._kubeconfig import decode_jwt_claims, load_kubeconfig, parse_document
 from kube_client._target import validate_inline
-from preflight._x509 import describe, load_certificates, load_private_key
+from preflight._facts.x509 import describe
+from kube_client._pem import load_certificates, load_private_key
 from tests.pkifactory import make_ca, make_leaf
 
 LEAF = make_leaf(make_ca(), "kube-apiserver", sans=("127.0.0.1",), server=True)

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from kube_client._errors import ConfigError
-from preflight._model import Outcome
-from preflight._pki import KUBEADM_PKI, Kind, collect_pki, judge_entry, kubeadm_dir
-from preflight._x509 import ExpiryPolicy
+from preflight._engine.model import Outcome
+from preflight._facts.pki import KUBEADM_PKI, Kind
+from preflight._collect.pki import collect_pki, kubeadm_dir
+from preflight._checks.pki import judge_entry
+from preflight._facts.policy import ExpiryPolicy
 from tests.pkifactory import NOW, YEAR, kubeadm_tree, kubeconfig_doc, make_ca, make_leaf, write, write_kubeconfig
 
 DAY = timedelta(days=1)

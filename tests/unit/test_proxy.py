@@ -156,7 +156,7 @@ def test_a_proxy_that_is_not_running_is_named_as_the_failed_step() -> None:
 def test_check_through_a_dead_proxy_fails_api_reachable_naming_the_proxy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from preflight._cli import main
+    from preflight._cli.main import main
 
     with socket.create_server(("127.0.0.1", 0)) as placeholder:
         port = placeholder.getsockname()[1]

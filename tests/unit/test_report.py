@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight._model import Finding, Outcome, Report
-from preflight._report import render_json, render_junit, render_markdown, render_table, use_color, write_atomic
+from preflight._engine.model import Finding, Outcome, Report
+from preflight._engine.render import render_json, render_junit, render_markdown, render_table, use_color, write_atomic
 
 REPORT = Report(
     findings=[

@@ -6,8 +6,10 @@ import time
 import pytest
 
 from kube_client._errors import ForbiddenError, NoChecksError, UnreachableError
-from preflight._model import Finding, Outcome
-from preflight._runner import Check, Deadline, FactError, Facts, Policy, run_checks
+from preflight._engine.model import Finding, Outcome
+from preflight._engine.runner import Check, FactError, Facts, run_checks
+from preflight._facts.policy import Policy
+from kube_client._deadline import Deadline
 
 
 def ok(check_id: str):  # a check that passes and shows what it was given
@@ -73,7 +75,7 @@ def test_forbidden_fact_is_a_skip_with_a_note_and_unreachable_points_at_the_root
         return Finding(id="api.reachable", outcome=Outcome.FAIL, message="refused")
 
     checks = [
-        Check(id="api.reachable", needs=("probe",), run=root, tolerates=("probe",)),
+        Check(id="api.reachable", needs=("probe",), run=root, tolerates=("probe",), explains=(UnreachableError,)),
         Check(id="controlplane.leases", needs=("leases",), run=ok("x")),
         Check(id="rbac.subjects", needs=("bindings",), run=ok("y")),
     ]
@@ -112,7 +114,7 @@ def test_an_empty_set_of_checks_is_an_error_never_a_silent_pass() -> None:
     ],
 )
 def test_exit_code_contract(outcomes: list[Outcome], strict: bool, code: int) -> None:
-    from preflight._model import Report
+    from preflight._engine.model import Report
 
     report = Report(findings=[Finding(id=f"c{i}", outcome=o, message="m") for i, o in enumerate(outcomes)])
     assert report.exit_code(strict=strict) == code

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kube_client._errors import UnauthorizedError
-from preflight._facts import Identity
+from kube_client._cluster import Identity
 from kube_client._deadline import Deadline
 from sa_tokens import _ensure
 

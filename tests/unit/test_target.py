@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from preflight._cli import main
+from preflight._cli.main import main
 from kube_client._errors import ConfigError
 from kube_client._target import resolve_target
 from tests.pkifactory import kubeconfig_doc, make_ca, make_leaf, write, write_kubeconfig

@@ -5,17 +5,10 @@ from datetime import timedelta
 import pytest
 
 from kube_client._errors import ConfigError
-from preflight._model import Outcome
-from preflight._x509 import (
-    ExpiryPolicy,
-    chains_to,
-    describe,
-    issued_by,
-    key_matches,
-    load_certificates,
-    load_private_key,
-    san_matches,
-)
+from preflight._engine.model import Outcome
+from preflight._facts.policy import ExpiryPolicy
+from preflight._facts.x509 import chains_to, describe, issued_by, san_matches
+from kube_client._pem import key_matches, load_certificates, load_private_key
 from tests.pkifactory import NOW, YEAR, make_ca, make_leaf, new_key, rsa_key
 
 DAY = timedelta(days=1)

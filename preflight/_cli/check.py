@@ -1,0 +1,159 @@
+"""``preflight check``: the check table, in report order, and one run of it.
+
+Root causes first (reachability, the served certificate, our credential and identity, the
+control plane), symptoms after (permissions, tokens, bindings, Helm state), so the first
+failure in the report is the one to fix; ``Report.root_cause`` names it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kube_client._deadline import Deadline
+from kube_client._errors import ConfigError, UnauthorizedError, UnreachableError
+from kube_client._http import KubeClient
+from kube_client._target import Target
+
+from .._checks.api import api_reachable
+from .._checks.auth import auth_identity, auth_permissions
+from .._checks.controlplane import controlplane_apiservices, controlplane_leases, controlplane_token_controller
+from .._checks.helm import helm_release
+from .._checks.kubeconfig import kubeconfig_credentials
+from .._checks.rbac import rbac_subjects
+from .._checks.serviceaccount import serviceaccount_token
+from .._checks.tls import tls_serving_cert
+from .._collect.canary import Cleanups
+from .._collect.cluster import CheckOptions, EnsureToken, build_collectors
+from .._engine.model import Report
+from .._engine.runner import Check, FactError, Facts, run_checks
+from .._facts.manifests import ManifestKind
+from .._facts.permissions import DEFAULT_DEPLOY, expand
+from .._facts.policy import ExpiryPolicy, Policy
+
+if TYPE_CHECKING:
+    from .._collect.chart import ChartSource
+
+__all__ = ["API_REACHABLE", "CheckRequest", "check_table", "node_checks", "run_check"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckRequest:
+    target: Target
+    timeout: float
+    expiry: ExpiryPolicy
+    now: datetime
+    deep: bool = False
+    service_account: tuple[str, str] | None = None
+    release: str = ""
+    helm_driver: str = "secret"
+    helm_timeout: float = 300.0
+    create_namespace: bool = False
+    node_dir: Path | None = None  # node mode: the kubeadm folder of this control-plane node
+    ensure_token: bool = False
+    manifest_kinds: tuple[ManifestKind, ...] = ()
+    chart: ChartSource | None = None  # --chart: rendered offline with the server's version and APIs
+
+
+def node_checks() -> tuple[Check, ...]:
+    """Node mode's checks (imported only when asked for: they read /proc and local files)."""
+    from .._checks.node import node_restarts, node_served_certs
+
+    return (
+        Check(id="node.served-certs", needs=("node",), run=node_served_certs),
+        Check(id="node.restarts", needs=("node",), run=node_restarts),
+    )
+
+
+# The root of every API fact: when it failed, checks whose facts failed to connect point here.
+API_REACHABLE = Check(id="api.reachable", needs=("probe", "version", "livez", "readyz"), run=api_reachable,
+                      tolerates=("probe", "version", "livez", "readyz"), explains=(UnreachableError,))
+
+
+def check_table(target: Target, *, deep: bool, release: str, node: bool = False, explicit_service_account: bool = False,
+                helm_timeout: float = 300.0) -> list[Check]:
+    """The checks of one run, in report order. Options a single judge reads are bound here to
+    its keyword parameters, so they are typed by its signature."""
+    table = [
+        API_REACHABLE,
+        Check(id="tls.serving-cert", needs=("probe",), run=partial(tls_serving_cert, target), tolerates=("probe",)),
+        Check(id="kubeconfig.credentials", needs=(), run=partial(kubeconfig_credentials, target)),
+        Check(id="auth.identity", needs=("identity",), run=partial(auth_identity, target), tolerates=("identity",),
+              explains=(UnauthorizedError,)),
+        *(node_checks() if node else ()),
+        Check(id="controlplane.leases", needs=("leases",), run=controlplane_leases),
+        Check(id="controlplane.apiservices", needs=("apiservices", "deploy_kinds"), run=controlplane_apiservices,
+              tolerates=("deploy_kinds",)),
+    ]
+    if deep:
+        table.append(Check(id="controlplane.token-controller", needs=("canary", "leases"), run=controlplane_token_controller,
+                           tolerates=("canary", "leases")))
+    table += [
+        Check(id="auth.permissions", needs=("access", "discovery"), run=partial(auth_permissions, target)),
+        Check(id="serviceaccount.token", needs=("service_account", "version", "leases"),
+              run=partial(serviceaccount_token, explicit=explicit_service_account), tolerates=("version", "leases")),
+        Check(id="rbac.subjects", needs=("bindings",), run=rbac_subjects),
+    ]
+    if release:
+        table.append(Check(id="helm.release", needs=("helm_release",),
+                           run=partial(helm_release, deploy_window=timedelta(seconds=helm_timeout))))
+    return table
+
+
+def _token_ensurer() -> EnsureToken:
+    """sa_tokens' ensure, for --ensure-token; imported only when asked for."""
+    from sa_tokens._ensure import ensure_token
+
+    def ensure(client: KubeClient, namespace: str, name: str, wait: float) -> object:
+        return ensure_token(client, namespace, name, wait=wait)
+
+    return ensure
+
+
+def run_check(request: CheckRequest) -> Report:
+    """One run against the live cluster. Raises ConfigError for a missing namespace."""
+    target = request.target
+    permissions = expand(DEFAULT_DEPLOY)
+    options = CheckOptions(
+        permissions=tuple(permissions),
+        service_account=request.service_account,
+        release=request.release,
+        helm_driver=request.helm_driver,
+        canary_wait=min(15.0, request.timeout / 2),
+        ensure_token=_token_ensurer() if request.ensure_token else None,
+        manifest_kinds=request.manifest_kinds,
+        chart=request.chart,
+    )
+    cleanups = Cleanups()
+    collectors = build_collectors(target, options, cleanups)
+    if request.node_dir is not None:
+        node_dir = request.node_dir
+        from .._collect.node import collect_node
+
+        collectors["node"] = lambda facts: collect_node(node_dir, facts.deadline)
+    facts = Facts(collectors, Deadline(request.timeout))
+    facts.start("namespace")
+    policy = Policy(now=request.now, expiry=request.expiry)
+    try:
+        table = check_table(target, deep=request.deep, release=request.release, node=request.node_dir is not None,
+                            explicit_service_account=request.service_account is not None, helm_timeout=request.helm_timeout)
+        report = run_checks(table, facts, policy=policy)
+        exists = facts.get_or_error("namespace")
+    finally:
+        cleanups.run()
+    if exists is False and not request.create_namespace:
+        raise ConfigError(
+            f"namespace {target.namespace!r} does not exist on {target.cluster.server}",
+            fix="create it, pass the right -n, or add --create-namespace as you would to helm",
+        )
+    client = facts.get_or_error("client")
+    probed = not isinstance(facts.get_or_error("probe"), FactError)
+    meta = {
+        "target": {"context": target.context, "server": target.cluster.server, "namespace": target.namespace},
+        "http_requests": client.stats.requests if isinstance(client, KubeClient) else 0,
+        "tls_handshakes": (client.tls_handshakes if isinstance(client, KubeClient) else 0) + int(probed),
+    }
+    return replace(report, meta=meta)

@@ -1,0 +1,336 @@
+"""The ``preflight`` command line: parse flags, run checks, render, exit 0 / 1 / 2.
+
+``main(argv) -> int`` is the one boundary where errors become exit codes: a
+``PreflightError`` or a usage error prints one line on stderr and returns 2; nothing else
+is caught, so a bug still shows its traceback. Heavy modules (cryptography, the HTTP client)
+are imported inside the commands that need them, so ``--version`` and ``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kube_client._boundary import interrupt_on_sigterm, invoke
+from kube_client._errors import ConfigError
+
+from .. import __version__
+from .._engine.model import Report
+
+Clock = Callable[[], datetime]
+
+_OUTPUTS = ("table", "json")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputOptions:
+    output: str
+    junit: Path | None
+    markdown: Path | None
+    strict: bool
+
+    def validate(self) -> None:
+        """Refuse unwritable report paths before any work, so nothing is half done."""
+        for flag, path in (("--junit", self.junit), ("--markdown", self.markdown)):
+            if path is None:
+                continue
+            parent = path.parent if str(path.parent) else Path(".")
+            if not parent.is_dir():
+                raise ConfigError(f"{flag}: folder {parent} does not exist", fix="create it or choose another path")
+            if not os.access(parent, os.W_OK):
+                raise ConfigError(f"{flag}: folder {parent} is not writable")
+
+
+def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The report flags every checking command shares."""
+    decorators = [
+        click.option("-o", "--output", type=click.Choice(_OUTPUTS), default="table", show_default=True, help="Format on stdout."),
+        click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write a JUnit XML report to FILE."),
+        click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), help="Also write a Markdown report to FILE."),
+        click.option("--strict", is_flag=True, help="Exit 1 on warnings too."),
+    ]
+    for decorate in reversed(decorators):
+        fn = decorate(fn)
+    return fn
+
+
+def threshold_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--fail-within", default="7d", show_default=True, help="Fail when a certificate expires within this.")(fn)
+    fn = click.option("--warn-within", default="30d", show_default=True, help="Warn when a certificate expires within this.")(fn)
+    return fn
+
+
+def _expiry(warn_within: str, fail_within: str) -> Any:
+    from kube_client._durations import parse_duration
+
+    from .._facts.policy import ExpiryPolicy
+
+    return ExpiryPolicy(
+        warn_within=parse_duration(warn_within, name="--warn-within"),
+        fail_within=parse_duration(fail_within, name="--fail-within"),
+    )
+
+
+def emit(report: Report, opts: OutputOptions) -> int:
+    """Write the requested reports and return the exit code."""
+    from .._engine.render import render_json, render_junit, render_markdown, render_table, use_color, write_atomic
+
+    if opts.junit is not None:
+        write_atomic(opts.junit, render_junit(report, strict=opts.strict))
+    if opts.markdown is not None:
+        write_atomic(opts.markdown, render_markdown(report, strict=opts.strict))
+    if opts.output == "json":
+        click.echo(render_json(report, strict=opts.strict), nl=False)
+    else:
+        click.echo(render_table(report, color=use_color(sys.stdout), strict=opts.strict), nl=False)
+    return report.exit_code(strict=opts.strict)
+
+
+def _now(ctx: click.Context) -> datetime:
+    clock: Clock = ctx.obj or (lambda: datetime.now(UTC))
+    return clock()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="preflight", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Tell, before a Helm deploy, whether it can succeed and if not, why.
+
+    \b
+    Exit codes: 0 ready (warnings allowed), 1 a check failed (or warned, with --strict),
+    2 preflight could not run (usage or configuration error).
+    """
+
+
+@cli.command()
+@click.option("--pki-dir", type=click.Path(path_type=Path), default=Path("/etc/kubernetes"), show_default=True,
+              help="The kubeadm folder holding pki/ and the *.conf kubeconfigs.")
+@click.option("--kubelet-dir", type=click.Path(path_type=Path), default=Path("/var/lib/kubelet"), show_default=True,
+              help="The kubelet's folder (pki/kubelet-client-current.pem, the serving certificate).")
+@click.option("--compare-served", is_flag=True,
+              help="Also compare what kube-apiserver and etcd serve, and when each component started, with the files on disk.")
+@click.option("--timeout", default="20s", show_default=True, help="Deadline for --compare-served.")
+@threshold_options
+@output_options
+@click.pass_context
+def certs(ctx: click.Context, /, pki_dir: Path, kubelet_dir: Path, compare_served: bool, timeout: str,
+          warn_within: str, fail_within: str, **out: Any) -> int:
+    """Audit a kubeadm node's certificates and kubeconfigs, offline.
+
+    One row per certificate, id pki.<name>: everything 'kubeadm certs check-expiration'
+    lists, plus kubelet.conf, the kubelet's client and serving certificates and sa.key/sa.pub.
+    """
+    from .offline import certs_report
+
+    opts = OutputOptions(**out)
+    opts.validate()
+    from kube_client._durations import parse_duration
+
+    report = certs_report(
+        pki_dir=pki_dir,
+        kubelet_dir=kubelet_dir,
+        expiry=_expiry(warn_within, fail_within),
+        now=_now(ctx),
+        compare_served=compare_served,
+        timeout=parse_duration(timeout, name="--timeout").total_seconds(),
+    )
+    return emit(report, opts)
+
+
+@cli.command()
+@click.option("--kubeconfig", "kubeconfig", type=str, help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+@click.option("--context", "context", type=str, help="The context to audit (default: current-context).")
+@click.option("--all-contexts", is_flag=True, help="Audit every context.")
+@threshold_options
+@output_options
+@click.pass_context
+def kubeconfig(
+    ctx: click.Context, /, kubeconfig: str | None, context: str | None, all_contexts: bool, warn_within: str, fail_within: str, **out: Any
+) -> int:
+    """Audit a kubeconfig offline: credentials, TLS settings and file permissions."""
+    from .offline import kubeconfig_report
+
+    if context and all_contexts:
+        raise click.UsageError("--context and --all-contexts exclude each other")
+    opts = OutputOptions(**out)
+    opts.validate()
+    report = kubeconfig_report(
+        kubeconfig=kubeconfig,
+        context=context,
+        all_contexts=all_contexts,
+        expiry=_expiry(warn_within, fail_within),
+        now=_now(ctx),
+    )
+    return emit(report, opts)
+
+
+def _kubeadm_dir(value: Path | None) -> Path | None:
+    from .._collect.pki import kubeadm_dir
+
+    return kubeadm_dir(Path(value)) if value is not None else None
+
+
+def _service_account(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    ns, sep, name = value.partition("/")
+    if not sep or not ns or not name:
+        raise click.BadParameter("use NAMESPACE/NAME", param_hint="--service-account")
+    return ns, name
+
+
+@cli.command()
+@click.option("--kubeconfig", type=str, help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+@click.option("--context", type=str, help="The kubeconfig context to use (default: current-context).")
+@click.option("-n", "--namespace", type=str, help="The namespace the deploy goes to (default: the context's, else default).")
+@click.option("--timeout", default="20s", show_default=True, help="Deadline for the whole run.")
+@click.option("--release", default="", help="The Helm release to check for a stuck pending-* state.")
+@click.option("--helm-timeout", default="5m", show_default=True, help="Your helm --timeout: a pending release younger than this is a deploy in progress.")
+@click.option("--manifests", metavar="FILE", help="Rendered manifests (helm template ... > FILE, or - for stdin): check "
+              "permissions for exactly the chart's kinds, and that the server serves them.")
+@click.option("--chart", metavar="PATH", help="A chart folder or .tgz: render it with helm (offline, with the server's version and "
+              "APIs; helm from $HELM_BIN or PATH) and check as with --manifests.")
+@click.option("-f", "--values", "values_files", metavar="FILE", multiple=True, help="With --chart: a values file, as for helm (repeatable).")
+@click.option("--set", "set_values", metavar="KEY=VALUE", multiple=True,
+              help="With --chart: a value, as for helm (repeatable; visible in ps, as it is for helm: put secrets in -f files).")
+@click.option("--service-account", "service_account", metavar="NS/NAME", help="Check this ServiceAccount's token (default: the identity, when it is one).")
+@click.option("--ensure-token", is_flag=True,
+              help="Create the ServiceAccount's long-lived token Secret if it has none (as 'sa-tokens ensure'), then check it.")
+@click.option("--deep", is_flag=True, help="Also create a throwaway token Secret and wait for the token controller to fill it.")
+@click.option("--create-namespace", is_flag=True, help="The namespace may not exist yet (helm --create-namespace).")
+@click.option("--node", "node_dir", type=click.Path(path_type=Path), is_flag=False, flag_value="/etc/kubernetes", default=None,
+              help="Node mode, on a control-plane node: compare served and on-disk certificates and process start times "
+                   "(value: the kubeadm folder, default /etc/kubernetes).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr.")
+@threshold_options
+@output_options
+@click.pass_context
+def check(
+    ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
+    helm_timeout: str, manifests: str | None, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
+    service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
+    warn_within: str, fail_within: str, **out: Any,
+) -> int:
+    """Can a Helm deploy succeed on this cluster right now? If not, the root cause.
+
+    Checks, root causes first: api.reachable, tls.serving-cert, kubeconfig.credentials,
+    auth.identity, node.served-certs and node.restarts (--node), controlplane.leases,
+    controlplane.apiservices, controlplane.token-controller (--deep), auth.permissions,
+    serviceaccount.token, rbac.subjects, helm.release (--release).
+
+    
+    Exit codes: 0 ready (warnings allowed), 1 a check failed or could not look (or warned,
+    with --strict), 2 preflight could not run (usage or configuration error).
+    """
+    from kube_client._durations import parse_duration
+    from kube_client._target import resolve_target
+
+    from .._collect.manifests import read_manifests
+    from .check import CheckRequest, run_check
+
+    opts = OutputOptions(**out)
+    opts.validate()
+    if chart and manifests:
+        raise click.UsageError("--chart and --manifests exclude each other")
+    if (values_files or set_values) and not chart:
+        raise click.UsageError("-f/--values and --set need --chart")
+    target = resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace)
+    chart_source = None
+    if chart:
+        from .._collect.chart import ChartSource, helm_executable
+
+        chart_source = ChartSource(path=chart, values_files=values_files, set_values=set_values,
+                                   release=release or "release-name", namespace=target.namespace)
+        chart_source.validate()  # a missing chart, values file or helm: exit 2 before any request
+        chart_source = dataclasses.replace(chart_source, helm=helm_executable())
+    request = CheckRequest(
+        target=target,
+        timeout=parse_duration(timeout, name="--timeout").total_seconds(),
+        expiry=_expiry(warn_within, fail_within),
+        now=_now(ctx),
+        deep=deep,
+        service_account=_service_account(service_account),
+        release=release,
+        helm_driver=os.environ.get("HELM_DRIVER", "secret"),
+        helm_timeout=parse_duration(helm_timeout, name="--helm-timeout").total_seconds(),
+        create_namespace=create_namespace,
+        node_dir=_kubeadm_dir(node_dir),
+        ensure_token=ensure_token,
+        manifest_kinds=read_manifests(manifests) if manifests else (),
+        chart=chart_source,
+    )
+    if not quiet:
+        click.echo(f"preflight: checking {request.target.describe()}", err=True)
+    return emit(run_check(request), opts)
+
+
+from .helm.commands import helm_group  # noqa: E402  (registered after the commands it runs)
+
+cli.add_command(helm_group)
+
+
+@cli.command()
+@click.option("--kubeconfig", type=str, help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+@click.option("--context", type=str, help="The kubeconfig context to use (default: current-context).")
+@click.option("-n", "--namespace", type=str, help="The release's namespace (default: the context's, else default).")
+@click.option("--release", required=True, help="The Helm release whose last deploy failed or timed out.")
+@click.option("--timeout", default="20s", show_default=True, help="Deadline for the whole run.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr.")
+@output_options
+@click.pass_context
+def explain(ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, release: str, timeout: str,
+            quiet: bool, **out: Any) -> int:
+    """After a failed or timed-out deploy: why each object of the release is not ready.
+
+    Reads the release's latest revision from Helm's storage (HELM_DRIVER=configmap for
+    ConfigMaps), then one finding per object, id release.<kind>.<name>, each saying whose
+    fault it is: "the control plane is broken", "no node can take it", "no volume for it" or
+    "the app is broken". Before them api.reachable, controlplane.leases and cluster.nodes;
+    after them release.status.
+
+    \b
+    Exit codes: 0 every object is ready (warnings allowed), 1 something is not ready, 2 there
+    is nothing to explain (no such release or namespace) or preflight could not run.
+    """
+    from kube_client._durations import parse_duration
+    from kube_client._target import resolve_target
+
+    from .explain import ExplainRequest, run_explain
+
+    opts = OutputOptions(**out)
+    opts.validate()
+    request = ExplainRequest(
+        target=resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace),
+        release=release,
+        timeout=parse_duration(timeout, name="--timeout").total_seconds(),
+        now=_now(ctx),
+        helm_driver=os.environ.get("HELM_DRIVER", "secret"),
+    )
+    if not quiet:
+        click.echo(f"preflight: explaining release {release} on {request.target.describe()}", err=True)
+    return emit(run_explain(request), opts)
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    """Run the CLI and return its exit code (0 ready, 1 not ready, 2 could not run)."""
+    return invoke(cli, "preflight", argv, obj=clock)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    interrupt_on_sigterm()
+    sys.exit(main())
+
+
+def post_render_run() -> None:
+    """Console script ``preflight-post-render``: an executable for Helm 3's --post-renderer."""
+    interrupt_on_sigterm()
+    sys.exit(invoke(cli, "preflight-post-render", ["helm", "post-render", *sys.argv[1:]]))

@@ -1,0 +1,254 @@
+"""Collectors for ``preflight check``: each gathers one kind of fact, once per run.
+
+This is the only module of ``check`` that talks to the API server. Every collector takes the
+run's ``Facts`` (to reach the shared client and other facts) and returns plain data from
+``_facts``. Which requests are made, and why each is needed, is listed in the README.
+
+Objects a collector creates (the ``--deep`` canary) are registered in ``Cleanups`` before
+anything can fail, and the CLI drains it from the main thread, also after Ctrl-C: collectors
+run in daemon threads, whose ``finally`` blocks do not run when the process exits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from kube_client._cluster import (
+    SA_TOKEN_TYPE,
+    Identity,
+    Leases,
+    ServerVersion,
+    read_identity,
+    read_leases,
+    read_version,
+)
+from kube_client._errors import ForbiddenError, NotFoundError
+from kube_client._http import KubeClient
+from kube_client._kubeconfig import decode_jwt_claims
+from kube_client._parallel import parallel
+from kube_client._target import Target
+
+from .._engine.runner import Collector, Facts
+from .._facts.cluster import (
+    AccessResult,
+    ApiServiceState,
+    Bindings,
+    CanaryResult,
+    Health,
+    HelmRelease,
+    Permission,
+    ServiceAccountFacts,
+    TlsProbe,
+)
+from .._facts.helm import revisions_of
+from .._facts.manifests import DiscoveredKind, ManifestKind, permissions_for
+from .canary import Cleanups, run_token_canary
+from .reads import read_catalog, served_kinds
+from .probe import probe_tls
+from .reads import list_release_records
+
+if TYPE_CHECKING:  # _chart is imported when --chart is used: it brings pyhelm3
+    from .chart import ApiCatalog, ChartSource
+
+__all__ = ["CheckOptions", "Cleanups", "EnsureToken", "build_collectors", "list_release_records", "parallel", "read_catalog", "served_kinds"]
+
+# (client, namespace, account, wait seconds): make the account's long-lived token exist
+EnsureToken = Callable[[KubeClient, str, str, float], object]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckOptions:
+    permissions: tuple[Permission, ...] = ()
+    service_account: tuple[str, str] | None = None
+    release: str = ""
+    helm_driver: str = "secret"
+    canary_wait: float = 15.0
+    # --ensure-token: the command level passes sa_tokens' ensure in, so this layer never imports it
+    ensure_token: EnsureToken | None = None
+    manifest_kinds: tuple[ManifestKind, ...] = ()  # from --manifests: permissions follow the chart
+    chart: ChartSource | None = None  # --chart: rendered here, with the server's version and APIs
+
+
+def _own_token_secret(target: Target, namespace: str, name: str) -> str:
+    """The Secret our bearer token came from, when it is a legacy token of namespace/name."""
+    token = target.credentials.token
+    claims = decode_jwt_claims(token.data.decode(errors="replace")) if token is not None and token.data else None
+    if (claims or {}).get("kubernetes.io/serviceaccount/namespace") == namespace and (claims or {}).get(
+        "kubernetes.io/serviceaccount/service-account.name"
+    ) == name:
+        return str((claims or {}).get("kubernetes.io/serviceaccount/secret.name") or "")
+    return ""
+
+
+# The facts of ``check``: one method of ``CheckCollectors`` each.
+FACT_NAMES = ("client", "probe", "version", "livez", "readyz", "identity", "api_catalog", "deploy_kinds", "discovery", "access",
+              "leases", "apiservices", "namespace", "service_account", "bindings", "helm_release", "canary")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckCollectors:
+    """The collectors for one target: each method gathers the fact of its name, once per run
+    (``Facts`` memoizes it), and may ask ``facts`` for the facts it builds on."""
+
+    target: Target
+    options: CheckOptions
+    cleanups: Cleanups
+
+    def table(self) -> dict[str, Collector]:
+        return {name: getattr(self, name) for name in FACT_NAMES}
+
+    def _client(self, facts: Facts) -> KubeClient:
+        result: KubeClient = facts.get("client")
+        return result
+
+
+    def client(self, facts: Facts) -> KubeClient:
+        return KubeClient(self.target, facts.deadline)
+
+    def probe(self, facts: Facts) -> TlsProbe:
+        return probe_tls(self.target.host, self.target.port, server_name=self.target.tls_name, deadline=facts.deadline, proxy=self.target.proxy,
+                         tls=self.target.cluster.server.startswith("https://"))
+
+    def version(self, facts: Facts) -> ServerVersion:
+        return read_version(self._client(facts))
+
+    def livez(self, facts: Facts) -> Health:
+        return Health.parse("/livez", *self._client(facts).get_text("/livez", verbose=""))
+
+    def readyz(self, facts: Facts) -> Health:
+        return Health.parse("/readyz", *self._client(facts).get_text("/readyz", verbose=""))
+
+    def identity(self, facts: Facts) -> Identity:
+        return read_identity(self._client(facts))
+
+    def api_catalog(self, facts: Facts) -> ApiCatalog:
+        return read_catalog(self._client(facts))
+
+    def deploy_kinds(self, facts: Facts) -> tuple[ManifestKind, ...]:
+        """The kinds the deploy creates: --manifests as read, --chart rendered now, else ()."""
+        if self.options.chart is None:
+            return self.options.manifest_kinds
+        from .chart import render_kinds
+
+        version: ServerVersion = facts.get("version")
+        return render_kinds(self.options.chart, kube_version=version.git_version, catalog=facts.get("api_catalog"),
+                            timeout=max(1.0, facts.deadline.remaining()))
+
+    def discovery(self, facts: Facts) -> list[DiscoveredKind]:
+        """Resource names of the deploy's kinds: one discovery GET per group-version used
+        (none with --chart: the catalog it was rendered with has them)."""
+        kinds: tuple[ManifestKind, ...] = facts.get("deploy_kinds")
+        known: ApiCatalog | None = facts.get("api_catalog") if self.options.chart is not None else None
+        out = []
+        for api_version in sorted({k.api_version for k in kinds}):
+            served = ({kind: r for (gv, kind), r in known.resources.items() if gv == api_version} if known is not None
+                      else served_kinds(self._client(facts), api_version))
+            for kind in (k for k in kinds if k.api_version == api_version):
+                resource, namespaced = served.get(kind.kind, ("", True))
+                out.append(DiscoveredKind(kind=kind, resource=resource, namespaced=namespaced))
+        return out
+
+    def access(self, facts: Facts) -> list[AccessResult]:
+        wanted = permissions_for(facts.get("discovery")) if facts.get("deploy_kinds") else list(self.options.permissions)
+
+        def review(p: Permission) -> AccessResult:
+            where = "" if p.cluster_scoped else (p.namespace or self.target.namespace)
+            body = {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"namespace": where, "verb": p.verb, "group": p.group, "resource": p.resource}},
+            }
+            status = (self._client(facts).post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body).data or {}).get("status") or {}
+            return AccessResult(permission=p, allowed=bool(status.get("allowed")), reason=str(status.get("reason") or ""))
+
+        results = parallel(review, wanted)
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return results
+
+    def leases(self, facts: Facts) -> Leases:
+        return read_leases(self._client(facts))
+
+    def apiservices(self, facts: Facts) -> list[ApiServiceState]:
+        out = []
+        for item in self._client(facts).get("/apis/apiregistration.k8s.io/v1/apiservices").data.get("items") or []:
+            spec, meta = item.get("spec") or {}, item.get("metadata") or {}
+            conditions = (item.get("status") or {}).get("conditions") or []
+            cond: dict[str, Any] = next((x for x in conditions if x.get("type") == "Available"), {})
+            svc = spec.get("service") or {}
+            out.append(
+                ApiServiceState(
+                    name=str(meta.get("name", "")),
+                    group=str(spec.get("group") or ""),
+                    version=str(spec.get("version") or ""),
+                    available=cond.get("status") == "True",
+                    reason=str(cond.get("reason") or ""),
+                    message=str(cond.get("message") or ""),
+                    service=f"{svc.get('namespace')}/{svc.get('name')}" if svc else "",
+                )
+            )
+        return out
+
+    def namespace(self, facts: Facts) -> bool:
+        try:
+            self._client(facts).get(f"/api/v1/namespaces/{quote(self.target.namespace)}")
+        except NotFoundError:
+            return False
+        return True
+
+    def service_account(self, facts: Facts) -> ServiceAccountFacts | None:
+        who = self.options.service_account
+        if who is None:
+            ident = facts.get("identity")
+            who = ident.service_account if isinstance(ident, Identity) else None
+        if who is None:
+            return None
+        sa_ns, sa_name = who
+        if self.options.ensure_token is not None:
+            self.options.ensure_token(self._client(facts), sa_ns, sa_name, max(1.0, facts.deadline.remaining() - 2))
+        try:
+            account = self._client(facts).get(f"/api/v1/namespaces/{quote(sa_ns)}/serviceaccounts/{quote(sa_name)}").data
+        except NotFoundError:
+            account = None
+        except ForbiddenError:
+            own = _own_token_secret(self.target, sa_ns, sa_name)
+            if not own:
+                raise
+            return ServiceAccountFacts(namespace=sa_ns, name=sa_name, account=None, own_token_secret=own)
+        secrets = self._client(facts).list_all(f"/api/v1/namespaces/{quote(sa_ns)}/secrets", fieldSelector=f"type={SA_TOKEN_TYPE}")
+        return ServiceAccountFacts(namespace=sa_ns, name=sa_name, account=account, token_secrets=tuple(secrets))
+
+    def bindings(self, facts: Facts) -> Bindings:
+        client_ = self._client(facts)
+        rbs = tuple(client_.list_all(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{quote(self.target.namespace)}/rolebindings"))
+        crbs = tuple(client_.list_all("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"))
+        wanted = {self.target.namespace}
+        for binding in rbs:
+            wanted |= {s.get("namespace") or self.target.namespace for s in binding.get("subjects") or [] if s.get("kind") == "ServiceAccount"}
+        accounts = {}
+        for sa_ns in sorted(wanted):
+            accounts[sa_ns] = frozenset(
+                str((o.get("metadata") or {}).get("name")) for o in client_.list_all(f"/api/v1/namespaces/{quote(sa_ns)}/serviceaccounts")
+            )
+        return Bindings(namespace=self.target.namespace, role_bindings=rbs, cluster_role_bindings=crbs, service_accounts=accounts)
+
+    def helm_release(self, facts: Facts) -> HelmRelease | None:
+        if not self.options.release:
+            return None
+        kind, resp = list_release_records(self._client(facts), self.target.namespace, self.options.release, self.options.helm_driver)
+        revisions = revisions_of((resp.data or {}).get("items") or [])
+        return HelmRelease(name=self.options.release, namespace=self.target.namespace, revisions=revisions, server_time=resp.date, driver=kind)
+
+    def canary(self, facts: Facts) -> CanaryResult:
+        return run_token_canary(self._client(facts), self.target.namespace, self.cleanups, wait=self.options.canary_wait)
+
+
+def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) -> dict[str, Collector]:
+    """The collector table for one target."""
+    return CheckCollectors(target=target, options=options, cleanups=cleanups).table()
+
+
