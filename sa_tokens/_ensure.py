@@ -1,6 +1,8 @@
 """``ensure``: one long-lived, verified token Secret for a ServiceAccount, idempotently.
 
-How the control plane behaves, and what follows for us (shared/notes/k8s-semantics.md §1-2):
+How the control plane behaves, and what follows for us (kubernetes/kubernetes
+pkg/controller/serviceaccount/tokens_controller.go and legacy_serviceaccount_token_cleaner.go;
+kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/):
 
 - 1.24+: nothing is created automatically. A Secret of type kubernetes.io/service-account-token
   annotated with kubernetes.io/service-account.name is filled in (token, ca.crt, namespace) by
@@ -8,9 +10,11 @@ How the control plane behaves, and what follows for us (shared/notes/k8s-semanti
   ServiceAccount is missing, or its uid differs from the annotation, the controller deletes the
   Secret at once (tokens_controller.go, syncSecret).
 - We never add the Secret to the ServiceAccount's ``secrets`` list: the legacy token cleaner
-  (1.29+) only invalidates and deletes *listed* Secrets unused for a year.
+  (1.29+) only invalidates and deletes *listed* Secrets unused for a year
+  (legacy_serviceaccount_token_cleaner.go skips a Secret unless ``hasSecretReference``).
 - Before 1.24 the controller creates and lists a Secret for every ServiceAccount; if there is
-  none, the controller is not running (the incident), and we say so instead of hiding it.
+  none, the controller is not running (as in the incident the README opens with), and we say so
+  instead of hiding it. 1.24 stopped it by default (kubernetes/kubernetes#108309, KEP-2799).
 - Concurrent ``ensure`` runs converge on one Secret: the name is deterministic, and a 409
   AlreadyExists is success after a re-read. No run deletes a Secret another run may use.
 - The wait is a watch from the create's resourceVersion, bounded by ``wait``: it returns as

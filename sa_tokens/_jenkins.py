@@ -1,6 +1,8 @@
 """Publishing a ServiceAccount token as a Jenkins credential, with python-jenkins.
 
-What Jenkins and python-jenkins 1.8.3 do, and what follows for us (shared/notes/jenkins.md §4-5):
+What Jenkins and python-jenkins 1.8.3 do, and what follows for us (python-jenkins 1.8.3
+``jenkins/__init__.py``, opendev.org/jjb/python-jenkins; jenkinsci/credentials-plugin
+``docs/user.adoc`` "REST API" and ``CredentialsStoreAction.java``):
 
 - The credentials REST API: ``POST <context>/credentials/store/<store>/domain/_/createCredentials``
   with an XML body (``application/xml`` or ``text/xml``) creates, 409 if the id exists;
@@ -18,7 +20,7 @@ What Jenkins and python-jenkins 1.8.3 do, and what follows for us (shared/notes/
   ``requests.ConnectionError``. All of them become one ``JenkinsError`` line here; no foreign
   text reaches it unless it is python-jenkins' own wording and holds neither secret.
 - ``FileCredentialsImpl.secretBytes`` is read as unencrypted Base64, and invalid Base64 silently
-  becomes an empty file: we send standard, padded Base64 of the kubeconfig's UTF-8 bytes.
+  becomes an empty file (credentials-plugin ``SecretBytes.fromString``): we send standard, padded Base64 of the kubeconfig's UTF-8 bytes.
 
 The Jenkins API token comes from ``JENKINS_API_TOKEN`` or a 0600 file, never from argv.
 """

@@ -4,7 +4,7 @@
 
 1. builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubeadm and helm
    from the Go module proxy (once; cached outside the repository) and starts them;
-2. breaks them as in shared/INCIDENT.md: the controller-manager's and scheduler's client
+2. breaks them as in the incident the README opens with: the controller-manager's and scheduler's client
    certificates expire; the operator renews everything on disk but restarts nothing; a new
    ServiceAccount gets a token Secret that stays empty, and a RoleBinding names it with a typo;
 3. runs ``preflight check`` as the Jenkins pipeline would before ``helm upgrade``;

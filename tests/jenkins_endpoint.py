@@ -1,9 +1,11 @@
 """A small HTTP endpoint that answers the few Jenkins URLs sa-tokens' publishing uses, the way
-Jenkins documents and implements them. No Jenkins can be installed here (shared/notes/jenkins.md §2),
-so this is what the Jenkins tests run python-jenkins against: its real HTTP requests, over a real
+Jenkins documents and implements them. No Jenkins can be installed here (its
+WAR is published only to repo.jenkins-ci.org, not Maven Central, and Debian ships no jenkins
+package), so this is what the Jenkins tests run python-jenkins against: its real HTTP requests, over a real
 socket (TLS too), with Jenkins' statuses.
 
-What it enforces, each with its source (notes: shared/notes/jenkins.md; code: the snapshots named there):
+What it enforces, each with its source (jenkinsci/jenkins core, jenkinsci/credentials-plugin, python-jenkins
+1.8.3 ``jenkins/__init__.py``, jenkins.io docs):
 
 - Authentication, jenkins core BasicHeaderProcessor: a Basic ``Authorization`` header whose user
   is unknown or whose password/API token is wrong is refused with 401 ("Invalid password/token for
@@ -15,30 +17,30 @@ What it enforces, each with its source (notes: shared/notes/jenkins.md; code: th
 - whoAmI/api/json exports ``name``, ``authenticated`` and ``anonymous`` (WhoAmI.java @Exported).
 - CSRF, jenkins core CrumbFilter: a POST without a valid crumb is 403 "No valid crumb was included
   in the request", unless a CrumbExclusion takes it: "Requests authenticating with an API token
-  are exempt from CSRF protection" (jenkins.io csrf-protection.adoc, ApiCrumbExclusion, notes §5).
+  are exempt from CSRF protection" (jenkins.io/doc/book/security/csrf-protection/; ApiCrumbExclusion, jenkinsci/jenkins#3129).
   So a POST authenticated with an API token needs none; one authenticated with a password does.
   ``crumbIssuer/api/json`` always answers, since Jenkins 2.222 the crumb issuer always exists
-  (notes §5); ``crumb_issuer=False`` makes it 404, as older Jenkins without one did.
-- createCredentials (credentials-plugin CredentialsStoreAction.doCreateCredentials, notes §5):
+  (jenkins-infra/jenkins.io#3265); ``crumb_issuer=False`` makes it 404, as older Jenkins without one did.
+- createCredentials (credentials-plugin CredentialsStoreAction.doCreateCredentials):
   ``@RequirePOST`` (any other method: 405); checks Credentials/Create (403); no Content-Type is a
   Failure (400 here); ``application/xml`` or ``text/xml`` bodies are unmarshalled, anything else
   takes the form path, which our XML cannot satisfy (400 here); an unparsable body or an unknown
   class is 500 ("HTTP/50x Could not parse", user.adoc); an id that exists is 409 Conflict
   (``addCredentials`` returns false); success is 200.
-- credential/<id>/config.xml (CredentialsWrapper.doConfigDotXml, notes §5): GET needs
+- credential/<id>/config.xml (CredentialsWrapper.doConfigDotXml): GET needs
   Credentials/View and returns the XML with every secret replaced by ``<secret-redacted/>``
   (user.adoc:978); POST needs Credentials/Update and replaces it (``updateByXml``, no Content-Type
   check); DELETE needs Credentials/Delete; any other method is 400; an unknown id is 404.
 - credential/<id>/api/json (what python-jenkins' get_credential_info and credential_exists read,
-  notes §4): Credentials/View; ``id``, ``description``, ``typeName``.
+  python-jenkins ``jenkins/__init__.py``): Credentials/View; ``id``, ``description``, ``typeName``.
 - Stores: ``system`` at the root only, ``folder`` under ``job/a/job/b/`` only (python-jenkins'
-  URL templates, notes §4; credentials-plugin user.adoc "REST API"); the global domain is ``_``.
+  URL templates, e.g. ``CREATE_CREDENTIAL``; credentials-plugin user.adoc "REST API"); the global domain is ``_``.
   The credential's URL segment is its id, percent-encoded (CredentialsWrapper.getUrlName:
   Util.rawEncode(id)).
 - Items: ``job/a/job/b/api/json`` answers ``_class`` (python-jenkins' assert_folder needs exactly
-  com.cloudbees.hudson.plugins.folder.Folder, notes §4); an item the user may not read (Job/Read)
+  com.cloudbees.hudson.plugins.folder.Folder); an item the user may not read (Job/Read)
   is invisible, 404, as Jenkins hides items without Item.READ.
-- secretBytes (credentials-plugin SecretBytes.fromString, notes §5): read as unencrypted Base64;
+- secretBytes (credentials-plugin SecretBytes.fromString): read as unencrypted Base64;
   invalid Base64 silently becomes empty bytes. Stored here decoded, so tests can read the file back.
 - ``plain_credentials=False``: Jenkins without the Plain Credentials plugin, whose classes XStream
   then cannot unmarshal (500).

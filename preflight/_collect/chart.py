@@ -11,7 +11,7 @@ cluster's without helm ever connecting to it.
 What it deliberately does not do:
 
 - give helm a credential. pyhelm3 puts ``--kube-token`` in argv (visible in ``ps``) and logs
-  it (shared/notes/helm.md §5); helm template needs no cluster, so the child gets no
+  it (pyhelm3 0.5.8 ``pyhelm3/command.py`` ``Command.run``); helm template needs no cluster, so the child gets no
   kubeconfig, no context, no token, and ``KUBECONFIG`` points at an empty file;
 - run helm through a shell or without a bound: pyhelm3's ``Command.run`` uses
   ``create_subprocess_shell`` and has no timeout (a cancel kills only the shell). ``_Offline``

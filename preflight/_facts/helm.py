@@ -1,7 +1,7 @@
 """Helm's release storage, decoded: one Secret (or ConfigMap) per revision of a release.
 
-Helm 3 and 4 write the same records (shared/notes/helm.md §4; helm v3
-``pkg/storage/driver/secrets.go`` and ``util.go``): a Secret of type ``helm.sh/release.v1``
+Helm 3 and 4 write the same records (helm/helm v3 and v4 ``pkg/storage/driver/secrets.go``
+``newSecretsObject``, ``util.go`` ``encodeRelease``/``decodeRelease``): a Secret of type ``helm.sh/release.v1``
 named ``sh.helm.release.v1.<release>.v<revision>``, labels ``owner=helm``, ``name``, ``status``,
 ``version``, ``modifiedAt``, and ``data.release`` = base64(gzip(json(Release))). The API
 base64-encodes Secret data once more, so a Secret is decoded twice; a ConfigMap holds the

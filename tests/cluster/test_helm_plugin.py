@@ -203,7 +203,7 @@ def test_the_flag_table_matches_both_helms(helms: dict[int, Helm]) -> None:
 
 def post_render_flags(cp: Any, namespace: str, *extra: str) -> list[str]:
     """The same flags for Helm 3 (an executable on PATH) and Helm 4 (the plugin's name); helm
-    passes no target to a post-renderer (helm.md §2.1), so it comes as --post-renderer-args."""
+    passes no target to a post-renderer (v3 pkg/postrender/exec.go execRender.Run sets no env), so it comes as --post-renderer-args."""
     return ["--post-renderer", "preflight-post-render", f"--post-renderer-args=--kubeconfig={cp.admin_kubeconfig}",
             f"--post-renderer-args=--namespace={namespace}", *(f"--post-renderer-args={e}" for e in extra)]
 
@@ -256,13 +256,13 @@ def test_a_chart_that_renders_nothing_is_refused_not_applied_empty(major: int, h
     result = helms[major]("upgrade", "--install", f"empty{major}", str(empty), "-n", "default",
                           *post_render_flags(cluster, "default"), cp=cluster)
     assert result.returncode != 0 and revisions(cluster, f"empty{major}", "default") == []
-    if major == 3:  # Helm 3 shows the post-renderer's stderr in its error; Helm 4 drops it (helm.md §2.2)
+    if major == 3:  # Helm 3 shows the post-renderer's stderr in its error; Helm 4 drops it (v4 internal/plugin/runtime_subprocess.go runPostrenderer)
         assert "no manifests on stdin" in text(result)
 
 
 def test_helm3_cannot_load_the_helm4_post_render_plugin_so_it_ships_apart(helm_bins: dict[int, Path], tmp_path: Path) -> None:
     # Why the postrenderer/v1 plugin is a folder of its own and the README says "Helm 4 only"
-    # (helm.md §1.2): Helm 3 cannot read apiVersion v1.
+    # (v3 pkg/plugin/plugin.go LoadDir decodes strictly): Helm 3 cannot read apiVersion v1.
     helm3 = Helm(3, helm_bins[3], tmp_path)
     result = helm3("plugin", "install", str(PLUGINS / "preflight-post-render"))
     assert result.returncode != 0 and "apiVersion" in text(result)

@@ -1,7 +1,8 @@
 """The Jenkins Shared Library's steps (jenkins/vars) run their real `sh` scripts against the
 real control plane.
 
-Jenkins itself cannot run here (no registry ships it: /work/shared/notes/jenkins.md §2), so
+Jenkins itself cannot run here (its WAR is published only to repo.jenkins-ci.org, not Maven
+Central, and Debian ships no jenkins package), so
 the steps run under plain Groovy with stubbed pipeline steps (jenkins/test/pipeline), except
 `sh`: jenkins/test/steps/ClusterRunTest.groovy runs every script the steps produce with
 `/bin/sh -xe FILE` in a workspace, as Jenkins does on a Unix agent (durable-task

@@ -1,8 +1,9 @@
 """A real upstream Kubernetes control plane on 127.0.0.1, for kube-preflight's cluster tests.
 
 Runs etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from upstream
-source by build.sh, with PKI and kubeconfigs made by the real kubeadm, and breaks them the
-way /work/shared/INCIDENT.md describes. There is no fake API server anywhere.
+source by build.sh, with PKI and kubeconfigs made by the real kubeadm, and breaks them the way the
+incident in the README's opening section went (kubeadm certificates expired after a year, were
+renewed, but the control-plane components were never restarted). There is no fake API server anywhere.
 
     from tests.controlplane import ControlPlane, build_binaries
 

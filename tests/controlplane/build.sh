@@ -58,7 +58,7 @@ done
 helm_ld="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
 helm_ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
 # Helm 4 has no k8sVersion ldflags: its default .Capabilities.KubeVersion comes from the
-# client-go module version (shared/notes/helm.md §3, "Version ldflags").
+# client-go module version (helm/helm v4 pkg/chart/common/capabilities.go makeDefaultCapabilities).
 helm4_ld="-s -w -X helm.sh/helm/v4/internal/version.version=$helm4_version"
 etcd_ld="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$etcd_version"
 

@@ -41,8 +41,9 @@ _CERT_HAS_EXPIRED = 10
 _OUR_BINARIES = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
                  "kubeadm", "kubectl", "helm", "helm4"}
 _CLUSTER_ADMINS_BINDING = """\
-# What `kubeadm init` creates after its phases (notes §5.2 item 5): admin.conf's group
-# kubeadm:cluster-admins gets cluster-admin; only super-admin.conf is system:masters.
+# What `kubeadm init` creates after its phases (kubeadm 1.29+, kubernetes/kubernetes#121305):
+# admin.conf's group kubeadm:cluster-admins gets cluster-admin; only super-admin.conf is
+# system:masters.
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
@@ -291,7 +292,8 @@ class ControlPlane:
         kubeadm.init_pki_and_kubeconfigs(bin_dir, self.workdir, self.kubeadm_config,
                                          self.log_path("kubeadm"))
         # kubeadm points controller-manager.conf/scheduler.conf at the advertise address
-        # (the host IP; notes §5.2 item 4); the apiserver listens on 127.0.0.1 only.
+        # (the host IP; kubernetes/kubernetes cmd/kubeadm/app/phases/kubeconfig/kubeconfig.go,
+        # getKubeConfigSpecsBase); the apiserver listens on 127.0.0.1 only.
         for conf in ("admin.conf", "super-admin.conf", "controller-manager.conf",
                      "scheduler.conf", "kubelet.conf"):
             pki.set_kubeconfig_server(self.workdir / conf, f"https://127.0.0.1:{ports['apiserver_port']}")

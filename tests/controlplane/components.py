@@ -1,8 +1,8 @@
 """The command lines of the four control-plane components, as one table.
 
 Each row is what kubeadm writes into the component's static pod manifest
-(cmd/kubeadm/app/phases/controlplane/manifests.go and phases/etcd/local.go; summarised in
-/work/shared/notes/build-k8s.md §2.1 and §5.4), with /etc/kubernetes replaced by the workdir
+(kubernetes/kubernetes cmd/kubeadm/app/phases/controlplane/manifests.go and
+phases/etcd/local.go), with /etc/kubernetes replaced by the workdir
 and fixed ports replaced by free ones. Lines marked HARNESS differ from kubeadm, and say why.
 The rendered argv is stored in state.json, so another process restarts exactly the same line.
 """
@@ -46,7 +46,7 @@ ETCD = Component("etcd", "etcd", (
 
 APISERVER = Component("kube-apiserver", "kube-apiserver", (
     # HARNESS: loopback only. 127.0.0.1 as advertise address needs
-    # --endpoint-reconciler-type=none since v1.37 (kubernetes PR #138102, notes §5.4): the
+    # --endpoint-reconciler-type=none since v1.37 (kubernetes/kubernetes#138102, CHANGELOG v1.37.0-alpha.1): the
     # `kubernetes` Service then has no endpoints, which nothing here needs.
     "--advertise-address=127.0.0.1",
     "--bind-address=127.0.0.1",
@@ -99,7 +99,8 @@ CONTROLLER_MANAGER = Component("kube-controller-manager", "kube-controller-manag
     # Leader election with the upstream defaults (lease 15s, renew 10s, retry 2s): the lease
     # going stale is one of the symptoms the project detects, so it must behave as in production.
     "--leader-elect=true",
-    # Without it the tokens controller is skipped ("no private key"), notes §2.1.
+    # Without it the tokens controller is skipped ("no private key"): kubernetes/kubernetes
+    # cmd/kube-controller-manager/app, newServiceAccountTokenController.
     "--service-account-private-key-file={pki}/sa.key",
     "--root-ca-file={pki}/ca.crt",
     "--use-service-account-credentials=true",

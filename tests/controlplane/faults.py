@@ -1,4 +1,11 @@
-"""Fault knobs: each reproduces one step of /work/shared/INCIDENT.md on a real cluster.
+"""Fault knobs: each reproduces one step of the incident (README, opening section) on a real cluster.
+
+The incident's steps, as numbered below: 1 the kubeadm certificates expired after a year and were
+renewed, deploys still failed; 4 the component logs showed expired client certificates
+(scheduler and controller-manager `Unauthorized`, apiserver x509 errors); 5 the diagnosis: the
+certificates on disk were new, but the components had never been restarted and still used the
+old ones; 6 the fix: check expiry, renew, really restart each component, confirm the served
+certificate with `openssl s_client`, replace kubeconfigs copied from admin.conf.
 
 | knob                                   | incident step | what is really broken afterwards |
 |----------------------------------------|---------------|----------------------------------|

@@ -2,13 +2,16 @@
 
 The workdir is laid out like /etc/kubernetes (pki/, admin.conf, ...). kubeadm is told where
 through its config file (`certificatesDir`), `--kubeconfig-dir` for `init phase kubeconfig`,
-and `--rootfs` for `certs renew` (see renew_all). /work/shared/notes/build-k8s.md §5.2 lists
-the offline gotchas handled here:
-  * `kubernetesVersion` is always set, or kubeadm asks dl.k8s.io for "stable-1";
-  * no loopback advertiseAddress (kubeadm rejects it): it is left empty so kubeadm picks the
-    host address, and 127.0.0.1 goes in via controlPlaneEndpoint and certSANs instead;
+and `--rootfs` for `certs renew` (see renew_all). The offline gotchas handled here, from
+kubernetes/kubernetes cmd/kubeadm:
+  * `kubernetesVersion` is always set, or kubeadm asks dl.k8s.io for "stable-1"
+    (app/util/version.go, KubernetesReleaseVersion);
+  * no loopback advertiseAddress (kubeadm rejects it: app/util/config/initconfiguration.go,
+    SetAPIEndpointDynamicDefaults): it is left empty so kubeadm picks the host address, and
+    127.0.0.1 goes in via controlPlaneEndpoint and certSANs instead;
   * nodeRegistration.name and criSocket are set so nothing is detected from the host;
-  * `--config` excludes `--cert-dir`; `--kubeconfig-dir` is allowed.
+  * `--config` excludes `--cert-dir`; `--kubeconfig-dir` is allowed
+    (app/apis/kubeadm/validation/validation.go, ValidateMixedArguments).
 Only phases that write files are run: no preflight, no kubelet, no static pod manifests.
 Nothing here ever writes outside the workdir.
 """
@@ -31,7 +34,8 @@ def config_documents(*, version: str, workdir: Path, apiserver_port: int) -> lis
         "apiVersion": "kubeadm.k8s.io/v1beta4",
         "kind": "InitConfiguration",
         # advertiseAddress deliberately unset: kubeadm refuses 127.0.0.1 ("unable to resolve
-        # link-local addresses"), notes §5.2 item 3.
+        # link-local addresses"): cmd/kubeadm/app/util/config/initconfiguration.go,
+        # SetAPIEndpointDynamicDefaults.
         "localAPIEndpoint": {"bindPort": apiserver_port},
         "nodeRegistration": {
             "name": NODE_NAME,

@@ -3,7 +3,7 @@
 Two clusters of their own run side by side. Their fixture names differ from the session
 clusters in tests/conftest.py on purpose: these tests add faults the shared ones must not see.
 `healthy` stays healthy apart from additive faults (APIService, helm release, blackhole);
-`incident` replays INCIDENT.md in order (expired controller-manager certificate, renewal
+`incident` replays the README's incident in order (expired controller-manager certificate, renewal
 without restart, repair, expired serving certificate, repair, down), so its tests run in file
 order and build on each other.
 

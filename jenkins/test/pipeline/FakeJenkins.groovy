@@ -19,7 +19,8 @@ class PipelineAbort extends RuntimeException {
  * found in its binding as if it were a method), each recording its call.
  *
  * Each stub copies the behaviour the steps rely on, from the plugins' sources and help
- * (see /work/shared/notes/jenkins.md §3):
+ * (jenkins.io/doc/book/pipeline/shared-libraries/; credentials-binding-plugin impl/FileBinding/help.html;
+ * junit-plugin JUnitResultsStepExecution.java; workflow-basic-steps-plugin CatchErrorStep/help.html):
  * - sh: a non-zero status fails the step ("script returned exit code N") unless returnStatus.
  *   The script runs through {@link #shell}: simulated in unit tests, /bin/sh -xe in cluster ones.
  * - withCredentials + file(): copies the secret to a temporary file outside the workspace, sets

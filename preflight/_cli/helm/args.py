@@ -50,7 +50,7 @@ BOOL_FLAGS = frozenset({
 SHORT_VALUE = {"f": "values", "l": "labels", "n": "namespace", "o": "output"}
 SHORT_BOOL = {"g": "generate-name", "h": "help", "i": "install"}
 # Helm's global flags the gate must follow; via `helm preflight ...` helm has already moved
-# them into HELM_* variables (shared/notes/helm.md §1.3), so they appear here only when
+# them into HELM_* variables (helm/helm v3 cmd/helm/load_plugins.go manuallyProcessArgs), so they appear here only when
 # `preflight helm upgrade` is run directly.
 KUBE_FLAGS = ("namespace", "kube-context", "kubeconfig", "kube-token", "kube-apiserver", "kube-ca-file",
               "kube-tls-server-name", "kube-insecure-skip-tls-verify", "kube-as-user", "kube-as-group")

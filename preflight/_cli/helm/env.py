@@ -2,8 +2,8 @@
 
 A plugin gets helm's global flags only as environment variables: helm removes ``-n``,
 ``--kube-context``, ``--kubeconfig``, ``--kube-token`` ... from the plugin's argv and sets
-HELM_NAMESPACE, HELM_KUBECONTEXT, KUBECONFIG, HELM_KUBETOKEN ... instead (shared/notes/helm.md
-§1.3, from helm v3 ``cmd/helm/load_plugins.go:154-195`` and ``pkg/cli/environment.go:216-246``).
+HELM_NAMESPACE, HELM_KUBECONTEXT, KUBECONFIG, HELM_KUBETOKEN ... instead (helm/helm v3.21.4
+``cmd/helm/load_plugins.go`` ``manuallyProcessArgs``, ``pkg/cli/environment.go`` ``EnvSettings.EnvVars``).
 HELM_NAMESPACE is always the resolved one (``-n``, else the context's, else ``default``).
 
 The connection overrides (``--kube-token``, ``--kube-apiserver``, ``--kube-ca-file``,

@@ -6,11 +6,13 @@ release's namespace with the report on stderr (stdout belongs to helm: ``-o json
 parseable). When it is ready (exit 0) the process becomes ``$HELM_BIN <command> ARGS...``
 (``exec``), so helm's output, signals and exit code are helm's own. When it is not, helm is
 never started and the exit code is preflight's (1 not ready, 2 could not run); helm passes a
-plugin's exit code on (shared/notes/helm.md §1.3: "The exit code propagates").
+plugin's exit code on (helm/helm ``cmd/helm/helm.go`` ``main``, v3 and v4: a plugin error
+exits with the plugin's code).
 
 Forwarding needs nothing but the environment: helm moved its global flags into HELM_*
-variables for the plugin (helm.md §1.3), and a new helm reads the same variables back as the
-flags' defaults (helm v3.21.4 and v4.3.2 ``pkg/cli/environment.go`` ``New()``: HELM_NAMESPACE,
+variables for the plugin (helm v3 ``cmd/helm/load_plugins.go`` ``manuallyProcessArgs``,
+``callPluginExecutable``), and a new helm reads the same variables back as the flags' defaults
+(helm v3.21.4 and v4.3.2 ``pkg/cli/environment.go`` ``New()``: HELM_NAMESPACE,
 HELM_KUBECONTEXT, HELM_KUBETOKEN, HELM_KUBEAPISERVER, ... via os.Getenv). So a token given as
 ``--kube-token`` reaches the child helm without ever being in an argv.
 """

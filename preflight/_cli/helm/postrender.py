@@ -1,24 +1,32 @@
 """The post-renderer gate: rendered manifests pass through unchanged only when the gate is ready.
 
 Helm pipes the rendered manifests to the post-renderer's stdin and applies what it prints
-(Helm 3: ``--post-renderer <executable>``; Helm 4: ``--post-renderer <postrenderer/v1 plugin>``,
-shared/notes/helm.md §2.1-2.2). A non-zero exit aborts the install or upgrade before anything
-is stored or applied (helm.md §2.3: install ``install.go:319-329`` before ``:404``, upgrade
-``upgrade.go:276-279`` before ``:376``), so exiting 1 is the veto.
+(Helm 3: ``--post-renderer <executable>``, helm.sh/docs/v3/topics/advanced/#post-rendering;
+Helm 4: ``--post-renderer <postrenderer/v1 plugin>``, helm.sh/docs/plugins/migrate/). A non-zero
+exit aborts the install or upgrade before anything is stored or applied (helm/helm v3.21.4
+``pkg/action/install.go`` ``Install.RunWithContext``: ``renderResources`` at :319-329 before
+``Releases.Create`` at :404; ``upgrade.go``: ``prepareUpgrade`` renders at :276-279, before
+``performUpgrade``'s ``Releases.Create`` at :376), so exiting 1 is the veto.
 
 Why it is built this way:
 * The manifests are also the gate's ``--manifests``: it checks permissions for exactly the
   chart's kinds, and that the server serves them.
-* Helm gives a post-renderer no target (no HELM_NAMESPACE, no KUBECONFIG from flags,
-  helm.md §2.1), so ``--context``/``--namespace`` arrive as ``--post-renderer-args``.
-* Helm 4 discards a plugin's stderr, even with ``--debug`` (helm.md §2.2,
-  ``runtime_subprocess.go:260-267``), and shows only "exited with error". So every run writes
-  its report to a file at a documented place (``report_path``), and says where on stderr,
-  which Helm 3 shows inside its error (helm.md §2.1, ``exec.go:64``).
+* Helm gives a post-renderer no target (no HELM_NAMESPACE, no KUBECONFIG from flags: v3
+  ``pkg/postrender/exec.go`` ``execRender.Run`` sets no ``cmd.Env``; v4
+  ``pkg/postrenderer/postrenderer.go`` ``postRendererPlugin.Run`` passes no env), so
+  ``--context``/``--namespace`` arrive as ``--post-renderer-args``.
+* Helm 4 discards a plugin's stderr, even with ``--debug`` (v4
+  ``internal/plugin/runtime_subprocess.go`` ``runPostrenderer``: a buffer nothing reads), and
+  shows only "exited with error". So every run writes its report to a file at a documented
+  place (``report_path``), and says where on stderr, which Helm 3 shows inside its error
+  (v3 ``pkg/postrender/exec.go`` ``execRender.Run`` puts it after "error output:").
 * Empty output is never printed. Helm 3 accepts it and would apply an empty release, deleting
-  every resource (helm.md §2.1, skaffold#9377); empty input is refused with exit 2.
-* It also runs under ``helm template`` and ``--dry-run`` (helm.md §2.3): the gate runs there too.
-* It never runs when the API server is unreachable: helm fails before rendering (helm.md §2.3).
+  every resource (GoogleContainerTools/skaffold#9377; only v4's ``postRendererPlugin.Run``
+  rejects "empty output"); empty input is refused with exit 2.
+* It also runs under ``helm template`` and ``--dry-run`` (v3 ``cmd/helm/template.go``;
+  ``install.go`` renders before its dry-run return): the gate runs there too.
+* It never runs when the API server is unreachable: helm fails before rendering (v3
+  ``Install.RunWithContext`` and ``Upgrade.RunWithContext`` call ``KubeClient.IsReachable`` first).
 """
 
 from __future__ import annotations
