@@ -29,7 +29,6 @@ def api_reachable(policy: Policy, probe: TlsProbe | FactError, version: ServerVe
         err = probe.error
         step = getattr(err, "step", "connect")
         return Finding(
-            id="api.reachable",
             outcome=Outcome.FAIL,
             message=f"{step}: {err}" if not isinstance(err, UnreachableError) else f"{err.message}",
             remediation=getattr(err, "fix", ""),
@@ -47,21 +46,20 @@ def api_reachable(policy: Policy, probe: TlsProbe | FactError, version: ServerVe
     if isinstance(version, FactError):
         err = version.error
         if isinstance(err, UnauthorizedError):
-            return Finding(id="api.reachable", outcome=Outcome.PASS, evidence={**evidence, "step": "http", "status": 401},
+            return Finding(outcome=Outcome.PASS, evidence={**evidence, "step": "http", "status": 401},
                            message="the API server answers, but rejects this credential (401): see auth.identity")
         if isinstance(err, ForbiddenError):
-            return Finding(id="api.reachable", outcome=Outcome.PASS, evidence={**evidence, "step": "http", "status": 403},
+            return Finding(outcome=Outcome.PASS, evidence={**evidence, "step": "http", "status": 403},
                            message="the API server answers; /version is not public on this cluster (403)")
         step = getattr(err, "step", "http")
         if step == "tls":
             return Finding(
-                id="api.reachable",
                 outcome=Outcome.FAIL,
                 message=f"TCP and TLS connect, but the verified connection fails: {err}",
                 remediation="see tls.serving-cert for the served certificate",
                 evidence={**evidence, "step": "tls"},
             )
-        return Finding(id="api.reachable", outcome=Outcome.FAIL, message=str(err), remediation=getattr(err, "fix", ""),
+        return Finding(outcome=Outcome.FAIL, message=str(err), remediation=getattr(err, "fix", ""),
                        evidence={**evidence, "step": step, "status": getattr(err, "status", 0)})
     evidence["server_version"] = version.git_version
     skew = _skew_seconds(version.server_time, policy.now)
@@ -74,7 +72,6 @@ def api_reachable(policy: Policy, probe: TlsProbe | FactError, version: ServerVe
         parts = [f"{h.endpoint} is {h.status}" + (f" (failing: {', '.join(h.failing)})" if h.failing else "") for h in failing]
         etcd = any("etcd" in name for h in failing for name in h.failing)
         return Finding(
-            id="api.reachable",
             outcome=Outcome.FAIL,
             message=f"the API server {version.git_version} answers but is not healthy: " + "; ".join(parts),
             remediation="etcd is failing: check etcd's health and log on the control-plane nodes" if etcd
@@ -86,7 +83,7 @@ def api_reachable(policy: Policy, probe: TlsProbe | FactError, version: ServerVe
     if skew is not None and abs(skew) > CLOCK_SKEW_WARN:
         outcome = worst(outcome, Outcome.WARN)
         message += f"; this machine's clock is {abs(skew):.0f}s {'ahead of' if skew > 0 else 'behind'} the API server's"
-    return Finding(id="api.reachable", outcome=outcome, message=message, evidence=evidence,
+    return Finding(outcome=outcome, message=message, evidence=evidence,
                    remediation="sync this machine's clock (NTP)" if outcome is not Outcome.PASS else "")
 
 

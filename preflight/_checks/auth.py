@@ -69,7 +69,7 @@ _FORBIDDEN_USER = re.compile(r'User "([^"]*)" cannot')
 
 
 def _anonymous(evidence: Mapping[str, object]) -> Finding:
-    return Finding(id="auth.identity", outcome=Outcome.FAIL, evidence=evidence,
+    return Finding(outcome=Outcome.FAIL, evidence=evidence,
                    message=f"requests are anonymous: the API server treats them as {ANONYMOUS}, so no credential reached it",
                    remediation="configure a token, client certificate or exec plugin for this context")
 
@@ -79,9 +79,9 @@ def auth_identity(target: Target, policy: Policy, identity: Identity | FactError
         err = identity.error
         if isinstance(err, UnauthorizedError):
             if "exec credential plugin" in err.message:
-                return Finding(id="auth.identity", outcome=Outcome.FAIL, message=err.message, remediation="run the plugin by hand to see why; log in again")
+                return Finding(outcome=Outcome.FAIL, message=err.message, remediation="run the plugin by hand to see why; log in again")
             why, fix = explain_unauthorized(target, policy)
-            return Finding(id="auth.identity", outcome=Outcome.FAIL, message=f"Unauthorized (401): {why}", remediation=fix, evidence={"status": 401})
+            return Finding(outcome=Outcome.FAIL, message=f"Unauthorized (401): {why}", remediation=fix, evidence={"status": 401})
         if isinstance(err, ForbiddenError):
             # Every authenticated user may create a SelfSubjectReview (ClusterRole system:basic-user);
             # anonymous requests may not, and the 403 names who asked (the RBAC authorizer's
@@ -91,22 +91,22 @@ def auth_identity(target: Target, policy: Policy, identity: Identity | FactError
             if asker == ANONYMOUS:
                 return _anonymous({"username": ANONYMOUS, "status": 403})
             if "cannot impersonate" in err.message:  # the kubeconfig's as: is refused before any check runs
-                return Finding(id="auth.identity", outcome=Outcome.FAIL, evidence={"username": asker, "status": 403},
+                return Finding(outcome=Outcome.FAIL, evidence={"username": asker, "status": 403},
                                message=f"the kubeconfig impersonates (as:), and the API server refuses it: {err.message}",
                                remediation="grant the impersonate verb to this credential, or drop as: from the kubeconfig user")
-            return Finding(id="auth.identity", outcome=Outcome.SKIP, evidence={"username": asker, "status": 403},
+            return Finding(outcome=Outcome.SKIP, evidence={"username": asker, "status": 403},
                            message=f"authenticated{' as ' + asker if asker else ''}, but not allowed to ask who we are "
                                    "(SelfSubjectReview forbidden)")
         if isinstance(err, UnreachableError):
-            return Finding(id="auth.identity", outcome=Outcome.SKIP, message="not checked: see api.reachable")
-        return Finding(id="auth.identity", outcome=Outcome.ERROR, message=f"SelfSubjectReview failed: {err}")
+            return Finding(outcome=Outcome.SKIP, message="not checked: see api.reachable")
+        return Finding(outcome=Outcome.ERROR, message=f"SelfSubjectReview failed: {err}")
     evidence = {"username": identity.username, "groups": list(identity.groups), "api": identity.api_version}
     if identity.username in (ANONYMOUS, ""):
         return _anonymous(evidence)
     sa = identity.service_account
     who = f"ServiceAccount {sa[0]}/{sa[1]}" if sa else f"user {identity.username}"
     groups = f" (groups: {', '.join(identity.groups)})" if identity.groups else ""
-    return Finding(id="auth.identity", outcome=Outcome.PASS, message=f"authenticated as {who}{groups}", evidence=evidence)
+    return Finding(outcome=Outcome.PASS, message=f"authenticated as {who}{groups}", evidence=evidence)
 
 
 def auth_permissions(target: Target, policy: Policy, access: list[AccessResult], discovery: list[DiscoveredKind]) -> Finding:
@@ -117,7 +117,6 @@ def auth_permissions(target: Target, policy: Policy, access: list[AccessResult],
         evidence["unserved"] = [f"{k.api_version} {k.kind}" for k in unserved]
         names = ", ".join(f"{k.kind} ({k.api_version})" for k in unserved)
         return Finding(
-            id="auth.permissions",
             outcome=Outcome.FAIL,
             evidence=evidence,
             message=f"the manifests use kinds this API server does not serve: {names}; the deploy would fail on them "
@@ -125,7 +124,7 @@ def auth_permissions(target: Target, policy: Policy, access: list[AccessResult],
             remediation="move the chart to the served apiVersion (kubectl api-resources lists them), or install the CRD first",
         )
     if not missing:
-        return Finding(id="auth.permissions", outcome=Outcome.PASS, evidence=evidence,
+        return Finding(outcome=Outcome.PASS, evidence=evidence,
                        message=f"allowed all {len(access)} actions a Helm deploy needs in namespace {target.namespace}")
     evidence["role"] = role_yaml(target.namespace, missing)
     wider = [str(p) for p in missing if p.cluster_scoped or p.namespace not in ("", target.namespace)]
@@ -134,7 +133,6 @@ def auth_permissions(target: Target, policy: Policy, access: list[AccessResult],
     shown = ", ".join(str(p) for p in missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
     storage = any(p.resource == "secrets" for p in missing)
     return Finding(
-        id="auth.permissions",
         outcome=Outcome.FAIL,
         evidence=evidence,
         message=f"missing {len(missing)} of {len(access)} permissions in namespace {target.namespace}: {shown}"

@@ -73,7 +73,6 @@ def controlplane_leases(policy: Policy, leases: Leases) -> Finding:
     down = {n: a for n, a in stale.items() if a > FAILOVER_DURATIONS * lease_duration(leases.items[n])}
     if stale and not down:
         return Finding(
-            id="controlplane.leases",
             outcome=Outcome.WARN,
             message="; ".join(f"{_unrenewed(n, leases.items[n], a)}: a restart or leader change is under way, "
                               "or it just stopped" for n, a in stale.items()),
@@ -86,7 +85,6 @@ def controlplane_leases(policy: Policy, leases: Leases) -> Finding:
             parts.append(f"{_unrenewed(name, leases.items[name], age)}: it is not running or cannot "
                          f"authenticate; {CONSEQUENCE[name]}")
         return Finding(
-            id="controlplane.leases",
             outcome=Outcome.FAIL,
             message="; ".join(parts),
             remediation=f"read its log for 'Unauthorized' or x509 errors; after a certificate renewal restart it for real: {RESTART_HOWTO}; "
@@ -95,14 +93,13 @@ def controlplane_leases(policy: Policy, leases: Leases) -> Finding:
         )
     if absent:
         return Finding(
-            id="controlplane.leases",
             outcome=Outcome.WARN,
             message=f"no leader Lease for {', '.join(absent)} in kube-system: it never ran with leader election, "
             "or the control plane is managed and hides it",
             evidence=evidence,
         )
     renewed = ", ".join(f"{n} {format_age(leases.server_time - l.renew_time)} ago" for n, l in leases.items.items() if l.renew_time)
-    return Finding(id="controlplane.leases", outcome=Outcome.PASS, message=f"leader leases renewed: {renewed}", evidence=evidence)
+    return Finding(outcome=Outcome.PASS, message=f"leader leases renewed: {renewed}", evidence=evidence)
 
 
 def controlplane_apiservices(policy: Policy, apiservices: list[ApiServiceState],
@@ -116,7 +113,7 @@ def controlplane_apiservices(policy: Policy, apiservices: list[ApiServiceState],
         "total": len(apiservices),
     }
     if not down:
-        return Finding(id="controlplane.apiservices", outcome=Outcome.PASS, evidence=evidence,
+        return Finding(outcome=Outcome.PASS, evidence=evidence,
                        message=f"all {len(apiservices)} APIServices are available")
     used = [a for a in down if a.group in deploy_groups]
     outcome = Outcome.FAIL if used else Outcome.WARN
@@ -126,7 +123,6 @@ def controlplane_apiservices(policy: Policy, apiservices: list[ApiServiceState],
     if used:
         message += f"; this deploy uses {', '.join(sorted({a.group for a in used}))}, so it will fail"
     return Finding(
-        id="controlplane.apiservices",
         outcome=outcome,
         message=message,
         remediation="repair the service behind it (e.g. metrics-server), or remove a leftover: "
@@ -137,7 +133,7 @@ def controlplane_apiservices(policy: Policy, apiservices: list[ApiServiceState],
 
 def controlplane_token_controller(policy: Policy, canary: CanaryResult | FactError, leases: Leases | FactError) -> Finding:
     if isinstance(canary, FactError):
-        return Finding(id="controlplane.token-controller", outcome=Outcome.SKIP if canary.forbidden else Outcome.ERROR,
+        return Finding(outcome=Outcome.SKIP if canary.forbidden else Outcome.ERROR,
                        message=f"could not run the canary: {canary.error}",
                        remediation="--deep needs create/delete on serviceaccounts and secrets in the namespace")
     evidence = {"secret": canary.secret, "waited_seconds": round(canary.waited_seconds, 2), "cleaned_up": canary.cleaned_up}
@@ -153,5 +149,5 @@ def controlplane_token_controller(policy: Policy, canary: CanaryResult | FactErr
     if not canary.cleaned_up:
         outcome = worst(outcome, Outcome.WARN)
         message += f"; could not delete the canary: {canary.detail}"
-    return Finding(id="controlplane.token-controller", outcome=outcome, message=message, evidence=evidence,
+    return Finding(outcome=outcome, message=message, evidence=evidence,
                    remediation="" if outcome is Outcome.PASS else "check kube-controller-manager: see controlplane.leases")

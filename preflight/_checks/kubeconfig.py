@@ -151,7 +151,6 @@ def judge_credentials(view: ContextView, now: datetime, expiry: ExpiryPolicy, *,
         parts.append((Outcome.FAIL, "basic auth (username/password) was removed from kube-apiserver in 1.19", "use a token or client certificate", {}))
     if not parts:
         return Finding(
-            id="kubeconfig.credentials",
             outcome=Outcome.WARN,
             message=f"context {view.name!r} has no credentials: requests will be anonymous",
             remediation="set a user with a token, client certificate or exec plugin",
@@ -163,7 +162,6 @@ def judge_credentials(view: ContextView, now: datetime, expiry: ExpiryPolicy, *,
     for p in parts:
         evidence.update(p[3])
     return Finding(
-        id="kubeconfig.credentials",
         outcome=outcome,
         message="; ".join(p[1] for p in (worst if outcome is not Outcome.PASS else parts)),
         remediation="; ".join(p[2] for p in worst if p[2]) if outcome is not Outcome.PASS else "",
@@ -177,7 +175,6 @@ def judge_tls(view: ContextView, now: datetime, expiry: ExpiryPolicy) -> Finding
     evidence: dict[str, object] = {"context": view.name, "cluster": cluster.name, "server": cluster.server}
     if cluster.insecure:
         return Finding(
-            id="kubeconfig.tls",
             outcome=Outcome.WARN,
             message=f"cluster {cluster.name!r} sets insecure-skip-tls-verify: the API server's identity is not checked",
             remediation="set certificate-authority-data to the cluster CA and drop insecure-skip-tls-verify",
@@ -185,21 +182,18 @@ def judge_tls(view: ContextView, now: datetime, expiry: ExpiryPolicy) -> Finding
         )
     if not cluster.server.startswith("https://"):
         return Finding(
-            id="kubeconfig.tls",
             outcome=Outcome.WARN,
             message=f"server {cluster.server} is not https: credentials travel in the clear",
             evidence=evidence,
         )
     if cluster.ca is None:
         return Finding(
-            id="kubeconfig.tls",
             outcome=Outcome.PASS,
             message=f"cluster {cluster.name!r} trusts the system CAs (no certificate-authority set)",
             evidence=evidence,
         )
     if cluster.ca.problem:
         return Finding(
-            id="kubeconfig.tls",
             outcome=Outcome.FAIL,
             message=_material_problem(cluster.ca),
             remediation="fix certificate-authority or re-export the kubeconfig",
@@ -208,11 +202,10 @@ def judge_tls(view: ContextView, now: datetime, expiry: ExpiryPolicy) -> Finding
     try:
         cas = load_certificates(cluster.ca.require(), source=cluster.ca.source)
     except ConfigError as exc:
-        return Finding(id="kubeconfig.tls", outcome=Outcome.FAIL, message=str(exc), evidence=evidence)
+        return Finding(outcome=Outcome.FAIL, message=str(exc), evidence=evidence)
     judged = [(expiry.judge(describe(c), now), describe(c)) for c in cas]
     (outcome, phrase), info = max(judged, key=lambda j: [Outcome.PASS, Outcome.WARN, Outcome.FAIL].index(j[0][0]))
     return Finding(
-        id="kubeconfig.tls",
         outcome=outcome,
         message=f"cluster CA {info.subject} {phrase}",
         remediation="" if outcome is Outcome.PASS else "the cluster CA is expiring: plan a CA rotation and redistribute kubeconfigs",
@@ -225,13 +218,12 @@ def judge_file(path: Path) -> Finding:
     problem = file_mode_problem(path)
     if problem:
         return Finding(
-            id="kubeconfig.file",
             outcome=Outcome.WARN,
             message=f"{path}: {problem}",
             remediation=f"chmod 600 {path}",
             evidence={"path": str(path)},
         )
-    return Finding(id="kubeconfig.file", outcome=Outcome.PASS, message=f"{path} is readable only by its owner", evidence={"path": str(path)})
+    return Finding(outcome=Outcome.PASS, message=f"{path} is readable only by its owner", evidence={"path": str(path)})
 
 
 def kubeconfig_credentials(target: Target, policy: Policy) -> Finding:

@@ -30,7 +30,6 @@ def _when(moment: datetime | None) -> str:
 
 
 def node_served_certs(policy: Any, node: NodeFacts) -> Finding:
-    fid = "node.served-certs"
     evidence: dict[str, Any] = {"kubeadm_dir": node.kubeadm_dir, "endpoints": []}
     stale, checked = [], 0
     for s in node.served:
@@ -49,20 +48,19 @@ def node_served_certs(policy: Any, node: NodeFacts) -> Finding:
                 f"{s.disk_path} is serial {disk.serial} (written {_when(s.disk_mtime)}): {s.component} has not loaded the renewed certificate"
             )
     if stale:
-        return Finding(id=fid, outcome=Outcome.FAIL, message="; ".join(stale), evidence=evidence,
+        return Finding(outcome=Outcome.FAIL, message="; ".join(stale), evidence=evidence,
                        remediation=f"restart it for real: {RESTART_HOWTO}")
     if not checked:
         reasons = "; ".join(f"{s.component}: {s.problem or 'no certificate on disk'}" for s in node.served)
-        return Finding(id=fid, outcome=Outcome.SKIP, message=f"could not compare served and on-disk certificates ({reasons})", evidence=evidence)
-    return Finding(id=fid, outcome=Outcome.PASS, evidence=evidence,
+        return Finding(outcome=Outcome.SKIP, message=f"could not compare served and on-disk certificates ({reasons})", evidence=evidence)
+    return Finding(outcome=Outcome.PASS, evidence=evidence,
                    message=", ".join(f"{s.component} serves the certificate on disk" for s in node.served if s.served_der and s.disk_der))
 
 
 def node_restarts(policy: Any, node: NodeFacts) -> Finding:
-    fid = "node.restarts"
     if not node.processes:
         where = "this machine shows no /proc" if not node.proc_visible else f"no process uses files under {node.kubeadm_dir}"
-        return Finding(id=fid, outcome=Outcome.SKIP, evidence={"kubeadm_dir": node.kubeadm_dir},
+        return Finding(outcome=Outcome.SKIP, evidence={"kubeadm_dir": node.kubeadm_dir},
                        message=f"no control-plane process found ({where}); run on a control-plane node, in the host's PID namespace")
     evidence: dict[str, Any] = {"processes": []}
     behind = []
@@ -79,7 +77,7 @@ def node_restarts(policy: Any, node: NodeFacts) -> Finding:
             names = ", ".join(sorted({_pair_name(f) for f in must_restart}))
             behind.append(f"{names} renewed at {_when(last)} but {p.component} (pid {p.pid}) has run since {_when(p.started)}: restart it")
     if behind:
-        return Finding(id=fid, outcome=Outcome.FAIL, evidence=evidence, message="; ".join(behind),
+        return Finding(outcome=Outcome.FAIL, evidence=evidence, message="; ".join(behind),
                        remediation=f"restart each for real: {RESTART_HOWTO}")
     names = ", ".join(sorted({p.component for p in node.processes}))
-    return Finding(id=fid, outcome=Outcome.PASS, evidence=evidence, message=f"{names} started after their certificates and kubeconfigs were last written")
+    return Finding(outcome=Outcome.PASS, evidence=evidence, message=f"{names} started after their certificates and kubeconfigs were last written")

@@ -36,8 +36,8 @@ def rbac_subjects(policy: Policy, bindings: Bindings) -> Finding:
     evidence = {"namespace": bindings.namespace, "dangling": problems,
                 "role_bindings": len(bindings.role_bindings), "cluster_role_bindings": len(bindings.cluster_role_bindings)}
     if not problems:
-        return Finding(id="rbac.subjects", outcome=Outcome.PASS, evidence=evidence,
+        return Finding(outcome=Outcome.PASS, evidence=evidence,
                        message=f"every ServiceAccount named by bindings for namespace {bindings.namespace} exists")
     text = "; ".join(f"{p['binding']} names ServiceAccount {p['subject']}, which does not exist{p['hint']}" for p in problems)
-    return Finding(id="rbac.subjects", outcome=Outcome.WARN, evidence=evidence, message=text,
+    return Finding(outcome=Outcome.WARN, evidence=evidence, message=text,
                    remediation="fix the subject name in the binding, or create the ServiceAccount it names")

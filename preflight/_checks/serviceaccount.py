@@ -36,17 +36,16 @@ def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | 
                          version: ServerVersion | FactError, leases: Leases | FactError, *, explicit: bool = False) -> Finding:
     """``explicit``: the account was named with --service-account, so a missing token fails
     (for the run's own identity it only warns)."""
-    fid = "serviceaccount.token"
     if service_account is None:
-        return Finding(id=fid, outcome=Outcome.SKIP, message="the identity is not a ServiceAccount; pass --service-account NS/NAME to check one")
+        return Finding(outcome=Outcome.SKIP, message="the identity is not a ServiceAccount; pass --service-account NS/NAME to check one")
     sa = service_account
     who = f"{sa.namespace}/{sa.name}"
     if sa.own_token_secret:
-        return Finding(id=fid, outcome=Outcome.PASS, evidence={"service_account": who, "secret": sa.own_token_secret},
+        return Finding(outcome=Outcome.PASS, evidence={"service_account": who, "secret": sa.own_token_secret},
                        message=f"{who} authenticates with its own long-lived token Secret {sa.namespace}/{sa.own_token_secret} "
                        "(not allowed to read ServiceAccounts, so nothing more was checked)")
     if sa.account is None:
-        return Finding(id=fid, outcome=Outcome.FAIL, message=f"ServiceAccount {who} does not exist",
+        return Finding(outcome=Outcome.FAIL, message=f"ServiceAccount {who} does not exist",
                        remediation=f"create it: kubectl create serviceaccount -n {sa.namespace} {sa.name} (or sa-tokens ensure --create-sa)")
     legacy = isinstance(version, ServerVersion) and not version.at_least(1, 24)
     evidence: dict[str, Any] = {"service_account": who, "uid": sa.uid, "server_version": getattr(version, "git_version", None)}
@@ -67,16 +66,16 @@ def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | 
         names = ", ".join(str(_meta(s).get("name")) for s in usable)
         listed = [s for s in usable if _meta(s).get("name") in sa.listed_secrets]
         if listed and not legacy:
-            return Finding(id=fid, outcome=Outcome.WARN, evidence=evidence,
+            return Finding(outcome=Outcome.WARN, evidence=evidence,
                            message=f"{who} has a token ({names}) listed in the ServiceAccount's secrets: the legacy token cleaner "
                            "invalidates listed tokens unused for a year (1.29+)",
                            remediation="remove it from .secrets (keep the Secret), or rotate with sa-tokens rotate")
-        return Finding(id=fid, outcome=Outcome.PASS, evidence=evidence, message=f"{who} has a usable token Secret ({names})")
+        return Finding(outcome=Outcome.PASS, evidence=evidence, message=f"{who} has a usable token Secret ({names})")
     invalid = [s for s in current if (_meta(s).get("labels") or {}).get(INVALID_SINCE_LABEL)]
     if invalid:
         name = _meta(invalid[0]).get("name")
         since = (_meta(invalid[0]).get("labels") or {}).get(INVALID_SINCE_LABEL)
-        return Finding(id=fid, outcome=Outcome.FAIL, evidence=evidence,
+        return Finding(outcome=Outcome.FAIL, evidence=evidence,
                        message=f"the token Secret {sa.namespace}/{name} was invalidated on {since} by the legacy token cleaner: requests with it get 401",
                        remediation=f"create a new token (sa-tokens ensure -n {sa.namespace} {sa.name}); removing the label re-enables the old one temporarily")
     stale_uid = [s for s in candidates if s not in current]
@@ -86,22 +85,21 @@ def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | 
         name = _meta(empty[0]).get("name")
         fresh = new_leader_age(leases, "kube-controller-manager") if isinstance(leases, Leases) else None
         if fresh is not None:
-            return Finding(id=fid, outcome=Outcome.WARN, evidence=evidence,
+            return Finding(outcome=Outcome.WARN, evidence=evidence,
                            message=f"token Secret {sa.namespace}/{name} is still empty, but kube-controller-manager became leader "
                            f"only {format_age(fresh)} ago and is catching up",
                            remediation="run preflight again in a minute")
-        return Finding(id=fid, outcome=Outcome.FAIL, evidence=evidence,
+        return Finding(outcome=Outcome.FAIL, evidence=evidence,
                        message=f"token Secret {sa.namespace}/{name} is still empty" + (f": {why}" if why else ": the token controller has not filled it"),
                        remediation="fix kube-controller-manager first (see controlplane.leases)" if why else "check kube-controller-manager's log")
     if legacy:
         message = (f"{who} has no token Secret. This cluster is {version.git_version}: before 1.24 one is created automatically "  # type: ignore[union-attr]
                    "for every ServiceAccount, so its absence means the token controller is not running")
         message += f" ({why})" if why else ""
-        return Finding(id=fid, outcome=Outcome.FAIL, evidence=evidence, message=message,
+        return Finding(outcome=Outcome.FAIL, evidence=evidence, message=message,
                        remediation="fix kube-controller-manager (see controlplane.leases); sa-tokens ensure --force-create creates one by hand")
     extra = f"; {len(stale_uid)} Secret(s) belong to an earlier ServiceAccount of the same name" if stale_uid else ""
     return Finding(
-        id=fid,
         outcome=Outcome.FAIL if explicit else Outcome.WARN,
         evidence=evidence,
         message=f"{who} has no long-lived token: since Kubernetes 1.24 none is created automatically{extra}",

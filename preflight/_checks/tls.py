@@ -21,12 +21,12 @@ __all__ = ["tls_serving_cert"]
 
 def tls_serving_cert(target: Target, policy: Policy, probe: TlsProbe | FactError) -> Finding:
     if isinstance(probe, FactError):
-        return Finding(id="tls.serving-cert", outcome=Outcome.SKIP, message="no TLS handshake: see api.reachable")
+        return Finding(outcome=Outcome.SKIP, message="no TLS handshake: see api.reachable")
     if not target.cluster.server.startswith("https://"):
-        return Finding(id="tls.serving-cert", outcome=Outcome.SKIP,
+        return Finding(outcome=Outcome.SKIP,
                        message=f"{target.cluster.server} is plain http: no certificate to check, and nothing on the wire is encrypted")
     if not probe.chain:
-        return Finding(id="tls.serving-cert", outcome=Outcome.ERROR, message="the server completed TLS but presented no certificate")
+        return Finding(outcome=Outcome.ERROR, message="the server completed TLS but presented no certificate")
     certs = [load_certificates(der, source=f"certificate served by {probe.host}:{probe.port}")[0] for der in probe.chain]
     leaf = describe(certs[0])
     evidence: dict[str, Any] = {**leaf.evidence(policy.now), "chain_length": len(certs)}
@@ -67,9 +67,9 @@ def tls_serving_cert(target: Target, policy: Policy, probe: TlsProbe | FactError
                 "use a server name the certificate lists, or add it (kubeadm: apiServer.certSANs, then renew apiserver)",
             ))
     if not problems:
-        return Finding(id="tls.serving-cert", outcome=Outcome.PASS, evidence=evidence,
+        return Finding(outcome=Outcome.PASS, evidence=evidence,
                        message=f"serves {leaf.subject} (serial {leaf.serial}), {phrase}, signed by the kubeconfig's CA")
     final = worst(*(p[0] for p in problems))
     chosen = [p for p in problems if p[0] is final]
-    return Finding(id="tls.serving-cert", outcome=final, evidence=evidence,
+    return Finding(outcome=final, evidence=evidence,
                    message="; ".join(p[1] for p in chosen), remediation="; ".join(p[2] for p in chosen))

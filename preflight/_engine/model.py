@@ -32,9 +32,13 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
-    """One answer to one question. ``id`` is part of the public contract (see README)."""
+    """One answer to one question. ``id`` is part of the public contract (see README).
 
-    id: str
+    A judge that answers for its own table row leaves ``id`` empty and the runner fills in the
+    row's id, so each id is written once, in the table; judges that report several ids (one per
+    release object, say) set them."""
+
+    id: str = ""
     outcome: Outcome
     message: str
     remediation: str = ""

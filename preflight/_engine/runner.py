@@ -184,7 +184,7 @@ def _judge(check: Check, facts: Facts, policy: object, failed_roots: Sequence[Ch
         ]
     own_ms = int((time.monotonic() - started) * 1000)
     took = facts.duration_ms(check.needs) + own_ms
-    return [f if f.duration_ms else replace(f, duration_ms=took) for f in findings]
+    return [replace(f, id=f.id or check.id, duration_ms=f.duration_ms or took) for f in findings]
 
 
 def run_checks(checks: Sequence[Check], facts: Facts, *, policy: object, meta: Mapping[str, Any] | None = None) -> Report:
