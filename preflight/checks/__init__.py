@@ -1,0 +1,1 @@
+"""Checks: pure judges, facts + policy -> findings; one file per check-id prefix."""

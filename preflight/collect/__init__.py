@@ -1,0 +1,1 @@
+"""Collectors: all the I/O of a run (reads and server-side dry-runs only)."""
