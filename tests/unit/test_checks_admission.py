@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from preflight._model import Outcome
-from preflight._runner import Policy
-from preflight.checks.admission import (
+from preflight._engine.model import Outcome
+from preflight._facts.policy import Policy
+from preflight._checks.admission import (
     admission_capacity,
     admission_dry_run,
     admission_ownership,
@@ -21,9 +21,9 @@ from preflight.checks.admission import (
     admission_webhooks,
     label_selector_matches,
 )
-from preflight.collect.admission import chart_objects
-from preflight._manifests import DiscoveredKind, ManifestKind
-from preflight.facts.admission import (
+from preflight._collect.admission import chart_objects
+from preflight._facts.manifests import DiscoveredKind, ManifestKind
+from preflight._facts.admission import (
     AdmissionObjects,
     CapacityFacts,
     DryRun,
@@ -294,7 +294,7 @@ def test_pod_requests_follow_the_scheduler_rules() -> None:
 
 def test_the_judges_do_no_io() -> None:
     root = Path(__file__).resolve().parents[2] / "preflight"
-    for path in (root / "checks" / "admission.py", root / "facts" / "admission.py"):
+    for path in (root / "_checks" / "admission" / "__init__.py", root / "_facts" / "admission.py"):
         tree = ast.parse(path.read_text())
         imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}

@@ -1,7 +1,7 @@
 """admission.*: would the cluster admit, and then run, what this chart deploys?
 
-Pure judges of the simulation's facts (``preflight/facts/admission.py``); the collectors
-(``preflight/collect/admission.py``) did the dry-runs and reads. In report order, root causes
+Pure judges of the simulation's facts (``preflight/_facts/admission.py``); the collectors
+(``preflight/_collect/admission.py``) did the dry-runs and reads. In report order, root causes
 first:
 
 - ``admission.webhooks``   a fail-closed webhook that intercepts the chart's objects (or their
@@ -23,9 +23,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .._model import Finding, Outcome
-from .._runner import Check, Policy
-from ..facts.admission import (
+from ..._engine.model import Finding, Outcome
+from ..._engine.runner import Check
+from ..._facts.admission import (
     MANAGED_BY_LABEL,
     RELEASE_NAME_ANNOTATION,
     RELEASE_NAMESPACE_ANNOTATION,
@@ -42,6 +42,7 @@ from ..facts.admission import (
     pod_requests,
     pod_template,
 )
+from ..._facts.policy import Policy
 
 __all__ = [
     "ADMISSION_IDS",

@@ -1,7 +1,7 @@
 """The admission simulation's facts, as frozen data, plus the pure helpers both sides share.
 
-Collectors (``preflight/collect/admission.py``) build these from the rendered chart and the
-API server's answers; judges (``preflight/checks/admission.py``) read them; unit tests build
+Collectors (``preflight/_collect/admission.py``) build these from the rendered chart and the
+API server's answers; judges (``preflight/_checks/admission``) read them; unit tests build
 them by hand. Nothing here does I/O.
 
 Helm's order is modelled on helm v3/v4 ``pkg/release/util/kind_sorter.go`` (InstallOrder) and
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .._facts import KubeObject
+from .cluster import KubeObject
 
 __all__ = [
     "HELM_INSTALL_ORDER",

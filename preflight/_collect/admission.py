@@ -22,20 +22,18 @@ Secrets) keep the runner's rule for 403: ``skip``, "not allowed to look".
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from kube_client._errors import ClusterError, ForbiddenError, NotFoundError, UnreachableError
 from kube_client._http import KubeClient
+from kube_client._parallel import parallel
 from kube_client._retry import with_retries
 
-from .._collectors import parallel
-from .._facts import KubeObject
-from .._manifests import DiscoveredKind
-from .._runner import Collector, Facts
-from ..facts.admission import (
+from .._engine.runner import Collector, Facts
+from .._facts.admission import (
     MANAGED_BY_LABEL,
     RELEASE_NAME_ANNOTATION,
     RELEASE_NAMESPACE_ANNOTATION,
@@ -59,8 +57,10 @@ from ..facts.admission import (
     pod_template,
     replicas_of,
 )
+from .._facts.cluster import KubeObject
+from .._facts.manifests import DiscoveredKind
 
-__all__ = ["ADMISSION_FACTS", "admission_collectors", "collection_path"]
+__all__ = ["ADMISSION_FACTS", "AdmissionCollectors", "as_sent", "chart_objects", "collection_path"]
 
 ADMISSION_FACTS = ("admission_objects", "admission_live", "admission_dry_run", "admission_pods", "admission_webhooks",
                    "admission_nodes", "admission_references")
@@ -219,18 +219,28 @@ def _webhooks(config: KubeObject, mutating: bool) -> list[Webhook]:
     return out
 
 
-def admission_collectors(namespace: str, *, release: str, helm_major: int | Callable[[], int]) -> dict[str, Collector]:
-    """The simulation's collectors, for a deploy to ``namespace``."""
+@dataclass(frozen=True, kw_only=True)
+class AdmissionCollectors:
+    """The simulation's collectors, for a deploy to ``namespace``: each method gathers the
+    fact of its name, once per run."""
 
-    def objects(facts: Facts) -> AdmissionObjects:
+    namespace: str
+    release: str = ""
+    helm_major: int = 3
+
+    def table(self) -> dict[str, Collector]:
+        return {name: getattr(self, name) for name in ADMISSION_FACTS}
+
+
+    def admission_objects(self, facts: Facts) -> AdmissionObjects:
         docs: list[KubeObject] = list(facts.get("deploy_objects"))
         discovered: list[DiscoveredKind] = facts.get("discovery")
         exists = facts.get("namespace")
-        major = helm_major() if callable(helm_major) else helm_major
-        return AdmissionObjects(objects=chart_objects(docs, discovered, namespace), namespace=namespace,
-                                namespace_exists=exists is not False, release=release, helm_major=major)
+        major = self.helm_major
+        return AdmissionObjects(objects=chart_objects(docs, discovered, self.namespace), namespace=self.namespace,
+                                namespace_exists=exists is not False, release=self.release, helm_major=major)
 
-    def live(facts: Facts) -> LiveObjects:
+    def admission_live(self, facts: Facts) -> LiveObjects:
         adm: AdmissionObjects = facts.get("admission_objects")
         client = _client(facts)
 
@@ -249,7 +259,7 @@ def admission_collectors(namespace: str, *, release: str, helm_major: int | Call
         _raise_first(results)
         return LiveObjects(existing={key: meta for key, meta in results if meta is not None})
 
-    def dry_run(facts: Facts) -> tuple[DryRun, ...]:
+    def admission_dry_run(self, facts: Facts) -> tuple[DryRun, ...]:
         adm: AdmissionObjects = facts.get("admission_objects")
         if not adm.namespace_exists:
             return ()
@@ -275,7 +285,7 @@ def admission_collectors(namespace: str, *, release: str, helm_major: int | Call
 
         return tuple(_parallel(send, [o for o in adm.objects if o.resource and o.ref.name]))
 
-    def references(facts: Facts) -> ReferenceFacts:
+    def admission_references(self, facts: Facts) -> ReferenceFacts:
         adm: AdmissionObjects = facts.get("admission_objects")
         client = _client(facts)
         spaces = sorted({o.ref.namespace for o, _ in iter_pod_specs(adm)} | {
@@ -301,7 +311,7 @@ def admission_collectors(namespace: str, *, release: str, helm_major: int | Call
         return ReferenceFacts(secrets=by_ns("secrets"), service_accounts=by_ns("serviceaccounts"),
                               config_maps=by_ns("configmaps"), claims=by_ns("persistentvolumeclaims"), storage_classes=classes)
 
-    def pods(facts: Facts) -> tuple[PodDryRun, ...]:
+    def admission_pods(self, facts: Facts) -> tuple[PodDryRun, ...]:
         adm: AdmissionObjects = facts.get("admission_objects")
         if not adm.namespace_exists:
             return ()
@@ -329,7 +339,7 @@ def admission_collectors(namespace: str, *, release: str, helm_major: int | Call
 
         return tuple(_parallel(send, [o for o, _ in iter_pod_specs(adm) if o.ref.name]))
 
-    def webhooks(facts: Facts) -> WebhookFacts:
+    def admission_webhooks(self, facts: Facts) -> WebhookFacts:
         adm: AdmissionObjects = facts.get("admission_objects")
         client = _client(facts)
         hooks = [h for c in client.list_all("/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations")
@@ -370,7 +380,7 @@ def admission_collectors(namespace: str, *, release: str, helm_major: int | Call
                  for h in hooks]
         return WebhookFacts(webhooks=tuple(hooks), namespace_labels=dict(results[len(failing_closed):]))
 
-    def nodes(facts: Facts) -> CapacityFacts:
+    def admission_nodes(self, facts: Facts) -> CapacityFacts:
         client = _client(facts)
         listed = list(client.list_all("/api/v1/nodes"))
         requested: dict[str, dict[str, int]] = {}
@@ -381,16 +391,6 @@ def admission_collectors(namespace: str, *, release: str, helm_major: int | Call
             for k, v in pod_requests(pod.get("spec") or {}).items():
                 mine[k] = mine.get(k, 0) + v
         return CapacityFacts(nodes=tuple(_node_info(n, requested.get(str((n.get("metadata") or {}).get("name")), {})) for n in listed))
-
-    return {
-        "admission_objects": objects,
-        "admission_live": live,
-        "admission_dry_run": dry_run,
-        "admission_pods": pods,
-        "admission_webhooks": webhooks,
-        "admission_nodes": nodes,
-        "admission_references": references,
-    }
 
 
 def _parallel(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:

@@ -1,1 +1,0 @@
-"""Checks: pure judges, facts + policy -> findings; one file per check-id prefix."""

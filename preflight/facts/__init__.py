@@ -1,1 +1,0 @@
-"""Facts as frozen data: what collectors gather and checks judge (no I/O here)."""
