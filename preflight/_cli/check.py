@@ -59,6 +59,7 @@ class CheckRequest:
     manifest_kinds: tuple[ManifestKind, ...] = ()
     chart: ChartSource | None = None  # --chart: rendered offline with the server's version and APIs
     manifest_objects: tuple[Mapping[str, Any], ...] = ()  # --manifests: the objects, for the admission simulation
+    simulate: bool = True  # --no-simulate turns the admission simulation off
     helm_major: int = 3  # --helm-major: how the deploy sends objects (3: create/patch, 4: server-side apply)
 
 
@@ -148,7 +149,7 @@ def run_check(request: CheckRequest) -> Report:
     try:
         table = check_table(target, deep=request.deep, release=request.release, node=request.node_dir is not None,
                             explicit_service_account=request.service_account is not None, helm_timeout=request.helm_timeout,
-                            admission=bool(request.manifest_objects) or request.chart is not None)
+                            admission=request.simulate and (bool(request.manifest_objects) or request.chart is not None))
         report = run_checks(table, facts, policy=policy)
         exists = facts.get_or_error("namespace")
     finally:

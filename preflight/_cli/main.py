@@ -216,6 +216,8 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.option("-f", "--values", "values_files", metavar="FILE", multiple=True, help="With --chart: a values file, as for helm (repeatable).")
 @click.option("--set", "set_values", metavar="KEY=VALUE", multiple=True,
               help="With --chart: a value, as for helm (repeatable; visible in ps, as it is for helm: put secrets in -f files).")
+@click.option("--no-simulate", "no_simulate", is_flag=True,
+              help="With --manifests/--chart: skip the admission simulation (the admission.* checks and their dry-runs).")
 @click.option("--helm-major", type=click.Choice(["3", "4"]), default=None,
               help="How the deploy sends objects, for the admission simulation: 3 creates or patches, 4 applies server-side "
                    "(field manager helm). Default: the major version of $HELM_BIN when set, else 3.")
@@ -234,7 +236,7 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 def check(
     ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
     helm_timeout: str, manifests: str | None, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
-    helm_major: str | None, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
+    no_simulate: bool, helm_major: str | None, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
     warn_within: str, fail_within: str, **out: Any,
 ) -> int:
     """Can a Helm deploy succeed on this cluster right now? If not, the root cause.
@@ -242,7 +244,10 @@ def check(
     Checks, root causes first: api.reachable, tls.serving-cert, kubeconfig.credentials,
     auth.identity, node.served-certs and node.restarts (--node), controlplane.leases,
     controlplane.apiservices, controlplane.token-controller (--deep), auth.permissions,
-    serviceaccount.token, rbac.subjects, helm.release (--release).
+    serviceaccount.token, rbac.subjects, helm.release (--release), and with --manifests or
+    --chart the admission simulation (server-side dry-runs, nothing changed): admission.webhooks,
+    admission.ownership, admission.dry-run, admission.references, admission.pods,
+    admission.capacity.
 
     
     Exit codes: 0 ready (warnings allowed), 1 a check failed or could not look (or warned,
@@ -287,7 +292,8 @@ def check(
         manifest_kinds=kinds_of(manifest_objects, source="stdin" if manifests == "-" else str(manifests)) if manifests else (),
         manifest_objects=tuple(manifest_objects),
         chart=chart_source,
-        helm_major=int(helm_major) if helm_major else _helm_major_of_env(),
+        simulate=not no_simulate,
+        helm_major=int(helm_major) if helm_major else (3 if no_simulate or not (manifests or chart) else _helm_major_of_env()),
     )
     if not quiet:
         click.echo(f"preflight: checking {request.target.describe()}", err=True)
