@@ -50,12 +50,18 @@ def namespace(cp: Any, prefix: str, **labels: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def fake_node(cp: Any, *, cpu: str = "2", memory: str = "4Gi") -> Iterator[str]:
+def fake_node(cp: Any, *, cpu: str = "2", memory: str = "4Gi", taint: bool = True) -> Iterator[str]:
+    """A Node object, Ready, with allocatable; tainted unless asked (then only for a test that
+    creates no pods, so the scheduler never puts one there)."""
     name = f"preflight-fake-{secrets.token_hex(3)}"
     cp.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {
-        "name": name, "labels": {"kubernetes.io/hostname": name}}, "spec": {"taints": [TAINT]}}))
+        "name": name, "labels": {"kubernetes.io/hostname": name}}, "spec": {"taints": [TAINT] if taint else []}}))
     try:
         mark_ready(cp, name, cpu=cpu, memory=memory)
+        # the NodeTaint admission plugin taints a new Node not-ready; the node lifecycle controller
+        # lifts it once it sees the Ready condition
+        cp.wait_for(lambda: "node.kubernetes.io/" not in cp.kubectl("get", "node", name, "-o", "jsonpath={.spec.taints}").stdout,
+                    60, f"the not-ready taint to leave {name}")
         yield name
     finally:
         cp.kubectl("delete", "node", name, "--wait=false", check=False)
@@ -152,7 +158,7 @@ def test_a_clean_chart_is_ready_and_the_run_creates_and_changes_nothing(
          "admission.capacity"], "pass")
     assert findings["admission.dry-run"]["message"].startswith("8 object(s) admitted as helm 3 (create, or patch when it exists) sends them")
     # the chart's own ServiceAccount does not exist yet: its Pods were judged as the default account's
-    assert findings["admission.pods"]["evidence"]["sent_as_default_account"] == {"Deployment/app": "app"}
+    assert findings["admission.pods"]["evidence"]["sent_as_default_account"] == {"Deployment/app": "app", "Job/app-migrate": "app-hook"}
     assert before == after  # same objects, same resourceVersions
     changing = [(m, u) for m, u in requests_made if m != "GET"]
     reviews = ("/selfsubjectaccessreviews", "/selfsubjectreviews")
@@ -176,14 +182,19 @@ def test_podsecurity_refuses_the_pods_of_an_admitted_deployment(cluster: Any, pr
 def test_quota_and_limitrange_refusals_name_the_object_and_the_servers_reason(cluster: Any, preflight: Any, tmp_path: Path) -> None:
     no_limits = [{"name": "c", "image": "registry.k8s.io/pause:3.10", "resources": {"requests": {"cpu": "100m"}}}]
     too_big = [{"name": "c", "image": "registry.k8s.io/pause:3.10", "resources": {"requests": {"cpu": "900m"}, "limits": {"cpu": "900m"}}}]
+    greedy = [{"name": "c", "image": "registry.k8s.io/pause:3.10", "resources": {"limits": {"cpu": "100m", "memory": "2Gi"}}}]
+    # max without default: the LimitRanger also defaults every container's memory limit to 1Gi
     limit_range = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr"},
-                   "spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}}
+                   "spec": {"limits": [{"type": "Container", "max": {"memory": "1Gi"}}]}}
     with namespace(cluster, "adm-quota") as ns, fake_node(cluster):
         cluster.kubectl("create", "quota", "q1", "-n", ns, "--hard=requests.cpu=500m,limits.cpu=500m,count/configmaps=1")
-        cluster.kubectl("create", "configmap", "already-there", "-n", ns)  # uses the namespace's one ConfigMap
+        # kube-root-ca.crt, which kube-controller-manager puts in every namespace, uses up the one ConfigMap
+        cluster.wait_for(lambda: cluster.kubectl("get", "quota", "q1", "-n", ns, "-o", "jsonpath={.status.used.count/configmaps}",
+                                                 check=False).stdout == "1", 60, "quota q1 counting kube-root-ca.crt")
         cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(limit_range))
         code, findings = run(preflight, cluster, ns, write(
             tmp_path, deployment("nolimits", containers=no_limits), deployment("big", containers=too_big),
+            deployment("greedy", containers=greedy),
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}))
     assert code == 1
     dry = " | ".join(p["message"] for p in findings["admission.dry-run"]["evidence"]["problems"])
@@ -192,6 +203,8 @@ def test_quota_and_limitrange_refusals_name_the_object_and_the_servers_reason(cl
     pods = " | ".join(p["message"] for p in findings["admission.pods"]["evidence"]["problems"])
     assert "the Pods of Deployment/nolimits: pods \"nolimits-preflight-deployment\" is forbidden: failed quota: q1: must specify limits.cpu" in pods
     assert "the Pods of Deployment/big: pods \"big-preflight-deployment\" is forbidden: exceeded quota: q1, requested: " in pods
+    assert ("the Pods of Deployment/greedy: pods \"greedy-preflight-deployment\" is forbidden: maximum memory usage per Container "
+            "is 1Gi, but limit is 2Gi") in pods
 
 
 def test_a_fail_closed_webhook_without_its_service_is_named_with_its_service(cluster: Any, preflight: Any, tmp_path: Path) -> None:
@@ -298,6 +311,7 @@ def test_check_chart_simulates_the_rendered_chart_with_helm_3_and_4(
         code, findings, err = preflight("check", "--kubeconfig", str(cluster.admin_kubeconfig), "-n", ns, "--chart",
                                         str(CHARTS / "web"), "--release", "web")
     assert code == 1, err
-    assert findings["admission.dry-run"]["evidence"]["sent"] == ({"create": 3} if major == 3 else {"apply": 3})
+    # ConfigMap, Service, Deployment, and the PodDisruptionBudget and NetworkPolicy the live Capabilities render
+    assert findings["admission.dry-run"]["evidence"]["sent"] == ({"create": 5} if major == 3 else {"apply": 5})
     assert findings["admission.pods"]["message"].startswith('the Pods of Deployment/web-web: pods "web-web-preflight-deployment" is '
                                                             'forbidden: violates PodSecurity "restricted:latest"')
