@@ -412,14 +412,15 @@ class KubeClient:
         return urllib3.Timeout(connect=min(CONNECT_TIMEOUT, left), read=min(read or left, left))
 
     def _once(self, method: str, url: str, body: bytes | None, read: float | None, *,
-              deadline: Deadline, answers: frozenset[int] = frozenset(), lane: str = "api", accept: str | None = None) -> Response:
+              deadline: Deadline, answers: frozenset[int] = frozenset(), lane: str = "api", accept: str | None = None,
+              content_type: str = "application/json") -> Response:
         if deadline.expired():
             raise UnreachableError(f"deadline reached before {method} {url.split('?')[0]}", step="timeout", transient=False)
         headers = self._headers.copy()  # a copy that keeps repeated headers (Impersonate-Group)
         if accept is not None:
             headers["Accept"] = accept
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         chosen = self._lanes[lane]
         if not chosen.slots.acquire(timeout=deadline.remaining()):
             raise UnreachableError(
@@ -459,14 +460,21 @@ class KubeClient:
         deadline: Deadline | None = None,
         lane: str = "api",
         accept: str | None = None,
+        content_type: str = "application/json",
+        retry: bool = True,
     ) -> Response:
         """One request, retried while transient within ``deadline`` (default: the client's;
         clean-ups pass their own, since they run when the run's deadline may be spent).
-        ``accept`` replaces ``application/json``, e.g. to ask for aggregated discovery."""
+        ``accept`` replaces ``application/json``, e.g. to ask for aggregated discovery;
+        ``content_type`` names a patch's type; ``retry=False`` leaves retrying to the caller
+        (a dry-run's 500 may be a webhook's refusal, not a transient error)."""
         url = path + ("?" + urlencode({k: v for k, v in query.items() if v is not None}) if query else "")
         payload = json.dumps(body).encode() if body is not None else None
         budget = deadline or self.deadline
-        resp = with_retries(budget, lambda: self._once(method, url, payload, read_timeout, deadline=budget, lane=lane, accept=accept))
+        def attempt() -> Response:
+            return self._once(method, url, payload, read_timeout, deadline=budget, lane=lane, accept=accept, content_type=content_type)
+
+        resp = with_retries(budget, attempt) if retry else attempt()
         if resp.data is not None and not isinstance(resp.data, dict):
             # The API answers JSON objects only; an HTML 200 is an SSO login page or a proxy's.
             got = "non-JSON text" if isinstance(resp.data, str) else "JSON that is not an object"

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from kube_client._deadline import Deadline
 from kube_client._errors import ConfigError, UnauthorizedError, UnreachableError
@@ -25,6 +26,7 @@ from .._checks.helm import helm_release
 from .._checks.kubeconfig import kubeconfig_credentials
 from .._checks.rbac import rbac_subjects
 from .._checks.serviceaccount import serviceaccount_token
+from .._checks.admission import admission_checks
 from .._checks.tls import tls_serving_cert
 from .._collect.canary import Cleanups
 from .._collect.cluster import CheckOptions, EnsureToken, build_collectors
@@ -56,6 +58,9 @@ class CheckRequest:
     ensure_token: bool = False
     manifest_kinds: tuple[ManifestKind, ...] = ()
     chart: ChartSource | None = None  # --chart: rendered offline with the server's version and APIs
+    manifest_objects: tuple[Mapping[str, Any], ...] = ()  # --manifests: the objects, for the admission simulation
+    simulate: bool = True  # --no-simulate turns the admission simulation off
+    helm_major: int = 3  # --helm-major: how the deploy sends objects (3: create/patch, 4: server-side apply)
 
 
 def node_checks() -> tuple[Check, ...]:
@@ -74,7 +79,7 @@ API_REACHABLE = Check(id="api.reachable", needs=("probe", "version", "livez", "r
 
 
 def check_table(target: Target, *, deep: bool, release: str, node: bool = False, explicit_service_account: bool = False,
-                helm_timeout: float = 300.0) -> list[Check]:
+                helm_timeout: float = 300.0, admission: bool = False) -> list[Check]:
     """The checks of one run, in report order. Options a single judge reads are bound here to
     its keyword parameters, so they are typed by its signature."""
     table = [
@@ -100,6 +105,8 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False,
     if release:
         table.append(Check(id="helm.release", needs=("helm_release",),
                            run=partial(helm_release, deploy_window=timedelta(seconds=helm_timeout))))
+    if admission:  # the deploy's own objects are known (--manifests, --chart): simulate their admission
+        table += admission_checks()
     return table
 
 
@@ -126,6 +133,8 @@ def run_check(request: CheckRequest) -> Report:
         ensure_token=_token_ensurer() if request.ensure_token else None,
         manifest_kinds=request.manifest_kinds,
         chart=request.chart,
+        manifest_objects=request.manifest_objects,
+        helm_major=request.helm_major,
     )
     cleanups = Cleanups()
     collectors = build_collectors(target, options, cleanups)
@@ -139,7 +148,8 @@ def run_check(request: CheckRequest) -> Report:
     policy = Policy(now=request.now, expiry=request.expiry)
     try:
         table = check_table(target, deep=request.deep, release=request.release, node=request.node_dir is not None,
-                            explicit_service_account=request.service_account is not None, helm_timeout=request.helm_timeout)
+                            explicit_service_account=request.service_account is not None, helm_timeout=request.helm_timeout,
+                            admission=request.simulate and (bool(request.manifest_objects) or request.chart is not None))
         report = run_checks(table, facts, policy=policy)
         exists = facts.get_or_error("namespace")
     finally:

@@ -178,6 +178,21 @@ def _kubeadm_dir(value: Path | None) -> Path | None:
     return kubeadm_dir(Path(value)) if value is not None else None
 
 
+def _helm_major_of_env() -> int:
+    """The major version of ``$HELM_BIN`` (helm exports it to plugins and post-renderers), else 3."""
+    helm = os.environ.get("HELM_BIN")
+    if not helm:
+        return 3
+    import subprocess
+
+    try:
+        out = subprocess.run([helm, "version", "--template", "{{.Version}}"], capture_output=True, text=True, timeout=5,
+                             check=False, env={**os.environ, "KUBECONFIG": os.devnull}).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 3
+    return 4 if out.strip().startswith("v4.") else 3
+
+
 def _service_account(value: str | None) -> tuple[str, str] | None:
     if value is None:
         return None
@@ -201,6 +216,11 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.option("-f", "--values", "values_files", metavar="FILE", multiple=True, help="With --chart: a values file, as for helm (repeatable).")
 @click.option("--set", "set_values", metavar="KEY=VALUE", multiple=True,
               help="With --chart: a value, as for helm (repeatable; visible in ps, as it is for helm: put secrets in -f files).")
+@click.option("--no-simulate", "no_simulate", is_flag=True,
+              help="With --manifests/--chart: skip the admission simulation (the admission.* checks and their dry-runs).")
+@click.option("--helm-major", type=click.Choice(["3", "4"]), default=None,
+              help="How the deploy sends objects, for the admission simulation: 3 creates or patches, 4 applies server-side "
+                   "(field manager helm). Default: the major version of $HELM_BIN when set, else 3.")
 @click.option("--service-account", "service_account", metavar="NS/NAME", help="Check this ServiceAccount's token (default: the identity, when it is one).")
 @click.option("--ensure-token", is_flag=True,
               help="Create the ServiceAccount's long-lived token Secret if it has none (as 'sa-tokens ensure'), then check it.")
@@ -216,7 +236,7 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 def check(
     ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
     helm_timeout: str, manifests: str | None, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
-    service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
+    no_simulate: bool, helm_major: str | None, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
     warn_within: str, fail_within: str, **out: Any,
 ) -> int:
     """Can a Helm deploy succeed on this cluster right now? If not, the root cause.
@@ -224,7 +244,10 @@ def check(
     Checks, root causes first: api.reachable, tls.serving-cert, kubeconfig.credentials,
     auth.identity, node.served-certs and node.restarts (--node), controlplane.leases,
     controlplane.apiservices, controlplane.token-controller (--deep), auth.permissions,
-    serviceaccount.token, rbac.subjects, helm.release (--release).
+    serviceaccount.token, rbac.subjects, helm.release (--release), and with --manifests or
+    --chart the admission simulation (server-side dry-runs, nothing changed): admission.webhooks,
+    admission.ownership, admission.dry-run, admission.references, admission.pods,
+    admission.capacity.
 
     
     Exit codes: 0 ready (warnings allowed), 1 a check failed or could not look (or warned,
@@ -233,7 +256,8 @@ def check(
     from kube_client._durations import parse_duration
     from kube_client._target import resolve_target
 
-    from .._collect.manifests import read_manifests
+    from .._collect.manifests import read_manifest_objects
+    from .._facts.manifests import kinds_of
     from .check import CheckRequest, run_check
 
     opts = OutputOptions(**out)
@@ -243,6 +267,7 @@ def check(
     if (values_files or set_values) and not chart:
         raise click.UsageError("-f/--values and --set need --chart")
     target = resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace)
+    manifest_objects = read_manifest_objects(manifests) if manifests else []
     chart_source = None
     if chart:
         from .._collect.chart import ChartSource, helm_executable
@@ -264,8 +289,11 @@ def check(
         create_namespace=create_namespace,
         node_dir=_kubeadm_dir(node_dir),
         ensure_token=ensure_token,
-        manifest_kinds=read_manifests(manifests) if manifests else (),
+        manifest_kinds=kinds_of(manifest_objects, source="stdin" if manifests == "-" else str(manifests)) if manifests else (),
+        manifest_objects=tuple(manifest_objects),
         chart=chart_source,
+        simulate=not no_simulate,
+        helm_major=int(helm_major) if helm_major else (3 if no_simulate or not (manifests or chart) else _helm_major_of_env()),
     )
     if not quiet:
         click.echo(f"preflight: checking {request.target.describe()}", err=True)

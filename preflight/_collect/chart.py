@@ -39,7 +39,7 @@ from typing import Any
 
 from kube_client._errors import ConfigError
 
-from .._facts.manifests import ManifestKind, kinds_of
+from .._facts.manifests import ManifestKind, kinds_of, objects_of
 
 __all__ = [
     "AGGREGATED_DISCOVERY",
@@ -49,6 +49,7 @@ __all__ = [
     "catalog_from_legacy",
     "helm_executable",
     "render_kinds",
+    "render_objects",
 ]
 
 # client-go asks for aggregated discovery first, plain JSON as the fallback
@@ -231,8 +232,14 @@ def _offline_command(executable: str, capabilities: list[str], user_args: list[s
 
 
 def render_kinds(source: ChartSource, *, kube_version: str, catalog: ApiCatalog, timeout: float) -> tuple[ManifestKind, ...]:
+    """Render ``source`` and return its distinct kinds (see ``render_objects``)."""
+    objects = render_objects(source, kube_version=kube_version, catalog=catalog, timeout=timeout)
+    return kinds_of(objects, source=f"helm template {source.path}")
+
+
+def render_objects(source: ChartSource, *, kube_version: str, catalog: ApiCatalog, timeout: float) -> list[Mapping[str, Any]]:
     """Render ``source`` with helm template (hooks included, ``crds/`` left out, as plain
-    ``helm template`` does) and return its distinct kinds. ConfigError (exit 2) when helm is
+    ``helm template`` does) and return its objects. ConfigError (exit 2) when helm is
     missing, the chart does not render, or helm overruns ``timeout``."""
     helm = source.helm or helm_executable()
     capabilities = ["--kube-version", kube_version]
@@ -257,4 +264,5 @@ def render_kinds(source: ChartSource, *, kube_version: str, catalog: ApiCatalog,
         raise ConfigError(f"cannot run {helm}: {exc.strerror}", source="--chart", fix="check HELM_BIN") from None
     except Exception as exc:  # noqa: BLE001 - pyhelm3's YAML loader on helm's output: never its text
         raise ConfigError(f"helm's output is not valid YAML ({type(exc).__name__})", source=label) from None
-    return kinds_of(docs, source=label)
+    kinds_of(docs, source=label)  # the same refusals as --manifests (no objects, bad metadata)
+    return objects_of(docs)

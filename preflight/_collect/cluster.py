@@ -11,7 +11,7 @@ run in daemon threads, whose ``finally`` blocks do not run when the process exit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -44,7 +44,8 @@ from .._facts.cluster import (
     TlsProbe,
 )
 from .._facts.helm import revisions_of
-from .._facts.manifests import DiscoveredKind, ManifestKind, permissions_for
+from .._facts.manifests import DiscoveredKind, ManifestKind, kinds_of, permissions_for
+from .admission import AdmissionCollectors
 from .canary import Cleanups, run_token_canary
 from .reads import read_catalog, served_kinds
 from .probe import probe_tls
@@ -70,6 +71,8 @@ class CheckOptions:
     ensure_token: EnsureToken | None = None
     manifest_kinds: tuple[ManifestKind, ...] = ()  # from --manifests: permissions follow the chart
     chart: ChartSource | None = None  # --chart: rendered here, with the server's version and APIs
+    manifest_objects: tuple[Mapping[str, Any], ...] = ()  # from --manifests: the objects themselves, for admission.*
+    helm_major: int = 3  # how the deploy sends objects (admission.dry-run): 3 create/patch, 4 server-side apply
 
 
 def _own_token_secret(target: Target, namespace: str, name: str) -> str:
@@ -84,7 +87,7 @@ def _own_token_secret(target: Target, namespace: str, name: str) -> str:
 
 
 # The facts of ``check``: one method of ``CheckCollectors`` each.
-FACT_NAMES = ("client", "probe", "version", "livez", "readyz", "identity", "api_catalog", "deploy_kinds", "discovery", "access",
+FACT_NAMES = ("client", "probe", "version", "livez", "readyz", "identity", "api_catalog", "deploy_objects", "deploy_kinds", "discovery", "access",
               "leases", "apiservices", "namespace", "service_account", "bindings", "helm_release", "canary")
 
 
@@ -127,15 +130,22 @@ class CheckCollectors:
     def api_catalog(self, facts: Facts) -> ApiCatalog:
         return read_catalog(self._client(facts))
 
-    def deploy_kinds(self, facts: Facts) -> tuple[ManifestKind, ...]:
-        """The kinds the deploy creates: --manifests as read, --chart rendered now, else ()."""
+    def deploy_objects(self, facts: Facts) -> tuple[Mapping[str, Any], ...]:
+        """The objects the deploy sends: --manifests as read, --chart rendered now, else ()."""
         if self.options.chart is None:
-            return self.options.manifest_kinds
-        from .chart import render_kinds
+            return self.options.manifest_objects
+        from .chart import render_objects
 
         version: ServerVersion = facts.get("version")
-        return render_kinds(self.options.chart, kube_version=version.git_version, catalog=facts.get("api_catalog"),
-                            timeout=max(1.0, facts.deadline.remaining()))
+        return tuple(render_objects(self.options.chart, kube_version=version.git_version, catalog=facts.get("api_catalog"),
+                                    timeout=max(1.0, facts.deadline.remaining())))
+
+    def deploy_kinds(self, facts: Facts) -> tuple[ManifestKind, ...]:
+        """The kinds the deploy creates: --manifests as read, --chart rendered now (once, shared
+        with the admission simulation), else ()."""
+        if self.options.chart is None:
+            return self.options.manifest_kinds
+        return kinds_of(facts.get("deploy_objects"), source=f"helm template {self.options.chart.path}")
 
     def discovery(self, facts: Facts) -> list[DiscoveredKind]:
         """Resource names of the deploy's kinds: one discovery GET per group-version used
@@ -248,7 +258,9 @@ class CheckCollectors:
 
 
 def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) -> dict[str, Collector]:
-    """The collector table for one target."""
-    return CheckCollectors(target=target, options=options, cleanups=cleanups).table()
+    """The collector table for one target, with the admission simulation's."""
+    release = options.release or (options.chart.release if options.chart else "")
+    return {**CheckCollectors(target=target, options=options, cleanups=cleanups).table(),
+            **AdmissionCollectors(namespace=target.namespace, release=release, helm_major=options.helm_major).table()}
 
 

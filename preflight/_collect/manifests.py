@@ -4,17 +4,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from kube_client._errors import ConfigError
 
-from .._facts.manifests import ManifestKind, parse_manifests
+from .._facts.manifests import ManifestKind, kinds_of, load_objects
 
-__all__ = ["read_manifests"]
+__all__ = ["read_manifest_objects", "read_manifests"]
 
 
 def read_manifests(path: str) -> tuple[ManifestKind, ...]:
     """Distinct kinds in a multi-document YAML file (``-`` reads stdin)."""
+    return kinds_of(read_manifest_objects(path), source="stdin" if path == "-" else path)
+
+
+def read_manifest_objects(path: str) -> list[Mapping[str, Any]]:
+    """The objects of a multi-document YAML file (``-`` reads stdin), ``List`` kinds unpacked."""
     import sys
 
     source = "stdin" if path == "-" else path
@@ -24,4 +31,4 @@ def read_manifests(path: str) -> tuple[ManifestKind, ...]:
         raise ConfigError(f"cannot read manifests: {exc.strerror}", source=source) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not valid YAML ({type(exc).__name__})", source=source, fix="pass the output of helm template") from None
-    return parse_manifests(text, source=source)
+    return load_objects(text, source=source)

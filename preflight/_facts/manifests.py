@@ -21,7 +21,7 @@ from kube_client._errors import ConfigError
 from .cluster import Permission
 from .permissions import HELM_STORAGE, expand
 
-__all__ = ["DiscoveredKind", "ManifestKind", "kinds_of", "load_objects", "parse_manifests", "permissions_for"]
+__all__ = ["DiscoveredKind", "ManifestKind", "kinds_of", "load_objects", "objects_of", "parse_manifests", "permissions_for"]
 
 # What Helm 3 does to the objects of a release: create, read for the three-way merge, patch on
 # upgrade, delete when removed or rolled back.
@@ -53,6 +53,11 @@ def _documents(doc: Any) -> Iterable[Mapping[str, Any]]:
                 yield from _documents(item)
         else:
             yield doc
+
+
+def objects_of(docs: Iterable[Any]) -> list[Mapping[str, Any]]:
+    """The Kubernetes objects among parsed YAML documents, ``List`` kinds unpacked."""
+    return _objects(docs)
 
 
 def _objects(docs: Iterable[Any]) -> list[Mapping[str, Any]]:

@@ -184,7 +184,7 @@ def _tables() -> Iterator[tuple[str, object]]:
 
     target = Target(context="c", cluster=ClusterEntry(name="c", server="https://127.0.0.1:6443"), credentials=Credentials(user="u"),
                     namespace="n", namespace_source="flag")
-    for check in [*check_table(target, deep=True, release="web", node=True), *node_checks(), *explain_table(), *pki_checks()]:
+    for check in [*check_table(target, deep=True, release="web", node=True, admission=True), *node_checks(), *explain_table(), *pki_checks()]:
         yield check.id, check
 
 
