@@ -26,7 +26,11 @@ from .._checks.helm import helm_release
 from .._checks.kubeconfig import kubeconfig_credentials
 from .._checks.rbac import rbac_subjects
 from .._checks.serviceaccount import serviceaccount_token
-from .._checks.admission import admission_checks
+from .._checks.admission.capacity import admission_capacity
+from .._checks.admission.dry_run import admission_dry_run, admission_pods
+from .._checks.admission.ownership import admission_ownership
+from .._checks.admission.references import admission_references
+from .._checks.admission.webhooks import admission_webhooks
 from .._checks.tls import tls_serving_cert
 from .._collect.canary import Cleanups
 from .._collect.cluster import CheckOptions, EnsureToken, build_collectors
@@ -106,7 +110,16 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False,
         table.append(Check(id="helm.release", needs=("helm_release",),
                            run=partial(helm_release, deploy_window=timedelta(seconds=helm_timeout))))
     if admission:  # the deploy's own objects are known (--manifests, --chart): simulate their admission
-        table += admission_checks()
+        table += [
+            Check(id="admission.webhooks", needs=("admission_objects", "admission_webhooks"), run=admission_webhooks),
+            Check(id="admission.ownership", needs=("admission_objects", "admission_live"), run=admission_ownership),
+            Check(id="admission.dry-run", needs=("admission_objects", "admission_dry_run"), run=admission_dry_run),
+            Check(id="admission.references", needs=("admission_objects", "admission_live", "admission_references"),
+                  run=admission_references),
+            Check(id="admission.pods", needs=("admission_objects", "admission_pods"), run=admission_pods),
+            Check(id="admission.capacity", needs=("admission_objects", "admission_live", "admission_pods", "admission_nodes"),
+                  run=admission_capacity),
+        ]
     return table
 
 

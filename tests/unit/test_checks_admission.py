@@ -12,15 +12,11 @@ import pytest
 
 from preflight._engine.model import Outcome
 from preflight._facts.policy import Policy
-from preflight._checks.admission import (
-    admission_capacity,
-    admission_dry_run,
-    admission_ownership,
-    admission_pods,
-    admission_references,
-    admission_webhooks,
-    label_selector_matches,
-)
+from preflight._checks.admission.capacity import admission_capacity
+from preflight._checks.admission.dry_run import admission_dry_run, admission_pods
+from preflight._checks.admission.ownership import admission_ownership
+from preflight._checks.admission.references import admission_references
+from preflight._checks.admission.webhooks import admission_webhooks, label_selector_matches
 from preflight._collect.admission import chart_objects
 from preflight._facts.manifests import DiscoveredKind, ManifestKind
 from preflight._facts.admission import (
