@@ -216,6 +216,10 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.option("-f", "--values", "values_files", metavar="FILE", multiple=True, help="With --chart: a values file, as for helm (repeatable).")
 @click.option("--set", "set_values", metavar="KEY=VALUE", multiple=True,
               help="With --chart: a value, as for helm (repeatable; visible in ps, as it is for helm: put secrets in -f files).")
+@click.option("--set-string", "set_strings", metavar="KEY=VALUE", multiple=True, help="With --chart: a string value, as for helm.")
+@click.option("--set-file", "set_files", metavar="KEY=FILE", multiple=True, help="With --chart: a value read from FILE, as for helm.")
+@click.option("--set-json", "set_jsons", metavar="KEY=JSON", multiple=True, help="With --chart: a JSON value, as for helm.")
+@click.option("--set-literal", "set_literals", metavar="KEY=VALUE", multiple=True, help="With --chart: a literal string, as for helm.")
 @click.option("--no-simulate", "no_simulate", is_flag=True,
               help="With --manifests/--chart: skip the admission simulation (the admission.* checks and their dry-runs).")
 @click.option("--helm-major", type=click.Choice(["3", "4"]), default=None,
@@ -236,6 +240,7 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 def check(
     ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
     helm_timeout: str, manifests: str | None, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
+    set_strings: tuple[str, ...], set_files: tuple[str, ...], set_jsons: tuple[str, ...], set_literals: tuple[str, ...],
     no_simulate: bool, helm_major: str | None, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
     warn_within: str, fail_within: str, **out: Any,
 ) -> int:
@@ -264,15 +269,17 @@ def check(
     opts.validate()
     if chart and manifests:
         raise click.UsageError("--chart and --manifests exclude each other")
-    if (values_files or set_values) and not chart:
-        raise click.UsageError("-f/--values and --set need --chart")
+    set_args = tuple((flag, item) for flag, items in (("set", set_values), ("set-string", set_strings), ("set-file", set_files),
+                                                      ("set-json", set_jsons), ("set-literal", set_literals)) for item in items)
+    if (values_files or set_args) and not chart:
+        raise click.UsageError("-f/--values and --set* need --chart")
     target = resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace)
     manifest_objects = read_manifest_objects(manifests) if manifests else []
     chart_source = None
     if chart:
         from .._collect.chart import ChartSource, helm_executable
 
-        chart_source = ChartSource(path=chart, values_files=values_files, set_values=set_values,
+        chart_source = ChartSource(path=chart, values_files=values_files, set_args=set_args,
                                    release=release or "release-name", namespace=target.namespace)
         chart_source.validate()  # a missing chart, values file or helm: exit 2 before any request
         chart_source = dataclasses.replace(chart_source, helm=helm_executable())

@@ -69,7 +69,9 @@ class ChartSource:
 
     path: str
     values_files: tuple[str, ...] = ()
-    set_values: tuple[str, ...] = ()
+    # ("set" | "set-string" | "set-file" | "set-json" | "set-literal", "KEY=VALUE"): helm applies
+    # each kind in its own fixed order after the files (pkg/cli/values/options.go MergeValues)
+    set_args: tuple[tuple[str, str], ...] = ()
     release: str = "release-name"  # helm template's own default name
     namespace: str = "default"
     helm: str = ""  # the helm executable; "" = look it up when rendering
@@ -81,17 +83,17 @@ class ChartSource:
         for values in self.values_files:
             if not Path(values).is_file() or not os.access(values, os.R_OK):
                 raise ConfigError(f"values file {values} cannot be read", source="-f")
-        for item in self.set_values:
+        for flag, item in self.set_args:
             if "=" not in item.lstrip("="):
-                raise ConfigError(f"{item.split('=')[0]!r} has no value: use KEY=VALUE", source="--set")
+                raise ConfigError(f"{item.split('=')[0]!r} has no value: use KEY=VALUE", source=f"--{flag}")
 
     def helm_args(self) -> list[str]:
         """The user's values for helm, in their order (helm applies files, then --set)."""
         args: list[str] = []
         for values in self.values_files:
             args += ["--values", values]
-        for item in self.set_values:
-            args += ["--set", item]
+        for flag, item in self.set_args:
+            args += [f"--{flag}", item]
         return args
 
 
@@ -245,7 +247,7 @@ def render_objects(source: ChartSource, *, kube_version: str, catalog: ApiCatalo
     capabilities = ["--kube-version", kube_version]
     if catalog.version_set:
         capabilities += ["--api-versions", ",".join(catalog.version_set)]
-    secrets = [item.partition("=")[2] for item in source.set_values]
+    secrets = [item.partition("=")[2] for _, item in source.set_args]
     command = _offline_command(helm, capabilities, source.helm_args(), max(1.0, timeout), secrets)
 
     async def render() -> list[Any]:

@@ -73,9 +73,10 @@ def test_chart_source_refuses_missing_files_before_any_work(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="values file .* cannot be read"):
         ChartSource(path=str(tmp_path), values_files=(str(tmp_path / "v.yaml"),)).validate()
     with pytest.raises(ConfigError, match="has no value"):
-        ChartSource(path=str(tmp_path), set_values=("image.tag",)).validate()
-    source = ChartSource(path=str(tmp_path), values_files=("a.yaml", "b.yaml"), set_values=("x=1", "y=2"))
-    assert source.helm_args() == ["--values", "a.yaml", "--values", "b.yaml", "--set", "x=1", "--set", "y=2"]
+        ChartSource(path=str(tmp_path), set_args=(("set", "image.tag"),)).validate()
+    source = ChartSource(path=str(tmp_path), values_files=("a.yaml", "b.yaml"),
+                         set_args=(("set", "x=1"), ("set-string", "y=2"), ("set", "z=3")))
+    assert source.helm_args() == ["--values", "a.yaml", "--values", "b.yaml", "--set", "x=1", "--set-string", "y=2", "--set", "z=3"]
 
 
 def test_a_helm_that_hangs_is_killed_with_what_it_started_at_the_timeout(tmp_path: Path) -> None:

@@ -29,8 +29,8 @@ def kubeconfig(tmp_path: Path) -> str:
 @pytest.mark.parametrize(("argv", "message"), [
     (["explain"], "Missing option '--release'"),
     (["check", "--chart", str(CHART), "--manifests", "x.yaml"], "--chart and --manifests exclude each other"),
-    (["check", "-f", "values.yaml"], "-f/--values and --set need --chart"),
-    (["check", "--set", "a=b"], "-f/--values and --set need --chart"),
+    (["check", "-f", "values.yaml"], "-f/--values and --set* need --chart"),
+    (["check", "--set", "a=b"], "-f/--values and --set* need --chart"),
 ])
 def test_usage_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     code, out, err = run(capsys, *argv)

@@ -32,6 +32,24 @@ def test_the_release_is_the_first_positional_of_upgrade(args: list[str], release
     assert list(parsed.helm_args) == args  # forwarded unchanged
 
 
+@pytest.mark.parametrize("args", [
+    ["-f", "a.yaml", "web", "./chart", "--set", "x=1", "--values=b.yaml", "-fc.yaml", "--set-string=y=2", "--set-file", "z=f.txt"],
+    ["web", "-f", "a.yaml", "--set=x=1", "./chart", "--values", "b.yaml", "-f=c.yaml", "--set-string", "y=2", "--set-file=z=f.txt"],
+])
+def test_the_chart_and_its_values_are_read_in_the_order_given(args: list[str]) -> None:
+    parsed = split_deploy_args("upgrade", args, FLAGS)
+    assert parsed.chart == "./chart"
+    assert parsed.values == (("values", "a.yaml"), ("set", "x=1"), ("values", "b.yaml"), ("values", "c.yaml"),
+                             ("set-string", "y=2"), ("set-file", "z=f.txt"))
+
+
+def test_the_chart_of_install_follows_its_name_or_comes_first_with_generate_name() -> None:
+    assert split_deploy_args("install", ["web", "oci://r/c", "--version", "1.2"], FLAGS).chart == "oci://r/c"
+    assert split_deploy_args("install", ["./chart", "--generate-name"], FLAGS).chart == "./chart"
+    assert split_deploy_args("upgrade", ["web"], FLAGS).chart is None
+    assert split_deploy_args("upgrade", ["--brand-new-flag", "x", "web", "./chart"], FLAGS).chart is None  # positions unknown
+
+
 def test_install_server_side_is_a_bool_so_the_release_follows_it() -> None:
     assert split_deploy_args("install", ["--server-side", "web", "./chart"], FLAGS).release == "web"
 

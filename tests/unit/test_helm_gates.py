@@ -106,3 +106,23 @@ def test_deploy_with_a_bad_gate_option_runs_nothing(unreachable: Path) -> None:
     with pytest.raises(ConfigError, match="--preflight-bogus is not a preflight check option"):
         run_deploy("install", ["web", "./chart", "--preflight-bogus"], {}, gate=main, check=check, exec_helm=lambda *a: calls.append(a))
     assert calls == []
+
+
+def test_deploy_renders_a_local_chart_with_helms_own_values_and_says_when_it_cannot(tmp_path: Path,
+                                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "chart").mkdir()
+    asked: list[list[str]] = []
+
+    def gate(argv: list[str]) -> int:
+        asked.append(argv)
+        return 1  # not ready: helm is never run
+
+    chart = str(tmp_path / "chart")
+    run_deploy("upgrade", ["web", chart, "-f", "prod.yaml", "--set", "image.tag=2", "--set-string", "v=1"], {},
+               gate=gate, check=check, exec_helm=lambda *a: None)
+    argv = asked[-1]
+    assert argv[argv.index("--chart"):] == ["--chart", chart, "--values", "prod.yaml", "--set", "image.tag=2", "--set-string", "v=1"]
+    run_deploy("upgrade", ["web", "oci://registry.example/charts/web", "--set", "a=b"], {}, gate=gate, check=check,
+               exec_helm=lambda *a: None)
+    assert "--chart" not in asked[-1] and "--set" not in asked[-1]
+    assert "is not a local folder or .tgz" in capsys.readouterr().err

@@ -55,6 +55,8 @@ SHORT_BOOL = {"g": "generate-name", "h": "help", "i": "install"}
 KUBE_FLAGS = ("namespace", "kube-context", "kubeconfig", "kube-token", "kube-apiserver", "kube-ca-file",
               "kube-tls-server-name", "kube-insecure-skip-tls-verify", "kube-as-user", "kube-as-group")
 GATE_PREFIX = "--preflight-"
+# The flags that give the chart its values: the gate renders the chart with them too.
+VALUES_FLAGS = ("values", "set", "set-string", "set-file", "set-json", "set-literal")
 # Helm's release-name rule (pkg/chartutil ValidateReleaseName: a DNS-1123 subdomain, at most 53).
 _RELEASE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
@@ -69,6 +71,10 @@ class DeployArgs:
     kube: Mapping[str, str] = field(default_factory=dict, repr=False)  # KUBE_FLAGS seen (may hold a token)
     create_namespace: bool = False
     timeout: str | None = None
+    chart: str | None = None  # the chart argument as given (a path, repo/name or oci:// reference)
+    # -f/--values and the --set family, as (long flag, value) in the order given: helm applies
+    # files first, then each --set kind in its own fixed order (pkg/cli/values/options.go MergeValues)
+    values: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 def split_gate_options(args: Sequence[str], gate_flags: Mapping[str, str]) -> tuple[list[str], list[str]]:
@@ -108,6 +114,7 @@ def split_deploy_args(command: str, args: Sequence[str], gate_flags: Mapping[str
     helm_args, gate_args = split_gate_options(args, gate_flags)
     value_flags = VALUE_FLAGS | VALUE_FLAGS_OF.get(command, frozenset())
     seen: dict[str, list[str]] = {}  # long flag -> values, in order
+    values: list[tuple[str, str]] = []  # (flag, value) of the value flags, across kinds, in order
     positional: list[str] = []
     uncertain = ""  # the first unknown flag: positions after it are guesses
     i = 0
@@ -124,6 +131,8 @@ def split_deploy_args(command: str, args: Sequence[str], gate_flags: Mapping[str
             elif name not in value_flags and name not in BOOL_FLAGS and not eq:
                 uncertain = uncertain or arg
             seen.setdefault(name, []).append(value if (eq or name in value_flags) else "true")
+            if name in VALUES_FLAGS:
+                values.append((name, value))
         elif arg.startswith("-") and len(arg) > 1:
             # pflag shorthands: -i, -n shop, -nshop, -n=shop, and bools run together (-ig)
             for pos, letter in enumerate(arg[1:], start=1):
@@ -132,6 +141,8 @@ def split_deploy_args(command: str, args: Sequence[str], gate_flags: Mapping[str
                     if not value and i < len(helm_args):
                         value, i = helm_args[i], i + 1
                     seen.setdefault(SHORT_VALUE[letter], []).append(value)
+                    if SHORT_VALUE[letter] in VALUES_FLAGS:
+                        values.append((SHORT_VALUE[letter], value))
                     break
                 if letter in SHORT_BOOL:
                     seen.setdefault(SHORT_BOOL[letter], []).append("true")
@@ -152,11 +163,19 @@ def split_deploy_args(command: str, args: Sequence[str], gate_flags: Mapping[str
         kube={name: ",".join(seen[name]) if name == "kube-as-group" else seen[name][-1] for name in KUBE_FLAGS if name in seen},
         create_namespace=_truthy(seen.get("create-namespace")),
         timeout=timeout,
+        chart=_chart(command, positional, seen, uncertain),
+        values=tuple(values),
     )
 
 
 def _truthy(values: list[str] | None) -> bool:
     return bool(values) and values[-1].lower() in ("true", "1", "t")  # type: ignore[index]
+
+
+def _chart(command: str, positional: list[str], seen: Mapping[str, list[str]], uncertain: str) -> str | None:
+    """``upgrade RELEASE CHART``, ``install NAME CHART`` or ``install CHART --generate-name``."""
+    index = 0 if command == "install" and _truthy(seen.get("generate-name")) else 1
+    return positional[index] if len(positional) > index and not uncertain else None
 
 
 def _release(command: str, positional: list[str], seen: Mapping[str, list[str]], uncertain: str) -> tuple[str | None, str]:

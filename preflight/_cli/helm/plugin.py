@@ -23,12 +23,13 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import click
 
 from kube_client._errors import ConfigError
 
-from .args import split_deploy_args
+from .args import DeployArgs, split_deploy_args
 from .env import HelmEnv, gate_kubeconfig
 
 __all__ = ["Gate", "gate_flags", "run_check", "run_deploy"]
@@ -76,6 +77,7 @@ def run_deploy(command: str, args: Sequence[str], environ: Mapping[str, str], *,
         gate_args.append("--create-namespace")
     if deploy.timeout and _is_duration(deploy.timeout):
         gate_args += ["--helm-timeout", deploy.timeout]  # a pending release younger than helm's --timeout is in progress
+    gate_args += _chart_args(deploy)
     with gate_kubeconfig(helm, environ) as target, contextlib.redirect_stdout(sys.stderr):
         code = gate(["check", *target.argv(), *gate_args, *deploy.gate_args])
     if code != 0:
@@ -91,6 +93,23 @@ def run_deploy(command: str, args: Sequence[str], environ: Mapping[str, str], *,
         raise ConfigError(f"cannot run helm ({helm_bin}): {exc.strerror}",
                           fix="put helm on PATH, or set HELM_BIN to its path") from None
     return 0  # only a stand-in exec returns
+
+
+def _chart_args(deploy: DeployArgs) -> list[str]:
+    """``--chart CHART`` with helm's own values flags, so the gate renders what helm will deploy
+    (its kinds, the admission simulation). Only a local chart: a repository or OCI reference
+    would need a download with the user's registry credentials, which the gate does not make."""
+    if deploy.chart is None:
+        return []
+    if not Path(deploy.chart).exists():
+        click.echo(f"preflight: the chart {deploy.chart} is not a local folder or .tgz: the gate checks the default "
+                   "deploy permissions, not the chart's own objects (helm pull it, or use --post-renderer preflight-post-render)",
+                   err=True)
+        return []
+    args = ["--chart", deploy.chart]
+    for flag, value in deploy.values:
+        args += ["--values" if flag == "values" else f"--{flag}", value]
+    return args
 
 
 def _is_duration(text: str) -> bool:
