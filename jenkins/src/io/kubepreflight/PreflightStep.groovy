@@ -25,6 +25,9 @@ class PreflightStep implements Serializable {
         namespace      : null,          // -n; default: the context's, else "default"
         release        : null,          // --release: the Helm release about to be deployed
         manifests      : null,          // --manifests: rendered chart (helm template > FILE)
+        chart          : null,          // --chart: a local chart folder or .tgz, rendered with the agent's helm
+        values         : [],            // -f for each, with chart: values files, as for helm
+        set            : [],            // --set for each, with chart: KEY=VALUE, as for helm (visible in ps)
         serviceAccount : null,          // --service-account NS/NAME
         ensureToken    : false,         // --ensure-token
         deep           : false,         // --deep
@@ -47,6 +50,7 @@ class PreflightStep implements Serializable {
         namespace     : '--namespace',
         release       : '--release',
         manifests     : '--manifests',
+        chart         : '--chart',
         serviceAccount: '--service-account',
         timeout       : '--timeout',
         helmTimeout   : '--helm-timeout',
@@ -62,6 +66,7 @@ class PreflightStep implements Serializable {
 
     @NonCPS
     static Map configure(Map user) {
+        // chart with manifests, or values/set without chart: preflight itself refuses (exit 2, one line)
         return Options.merge(NAME, DEFAULTS, user, ['command', 'jsonFile', 'junitFile'])
     }
 
@@ -75,6 +80,12 @@ class PreflightStep implements Serializable {
     static List<String> command(Map cfg) {
         List<String> argv = [cfg.command.toString(), 'check']
         argv.addAll(Options.flagWords(cfg, VALUE_FLAGS, SWITCHES))
+        for (String file : cfg.values as List<String>) {
+            argv.addAll(['-f', file])
+        }
+        for (String item : cfg.set as List<String>) {
+            argv.addAll(['--set', item])
+        }
         argv.addAll(['--junit', cfg.junitFile.toString()])
         if (cfg.markdownFile) {
             argv.addAll(['--markdown', cfg.markdownFile.toString()])
