@@ -86,6 +86,8 @@ class ClusterError(PreflightError):
 
     status = 0
     transient = False
+    retry_after: float | None = None  # seconds, from a 429's or 5xx's Retry-After header
+    kubernetes = True  # the answer was a Kubernetes Status object (False: something else answered)
 
     def __init__(self, message: str, *, status: int = 0, reason: str = "", fix: str = "") -> None:
         if status:

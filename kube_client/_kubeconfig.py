@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ._errors import ConfigError
+from ._urls import redact_url
 
 __all__ = [
     "EXEC_API_VERSIONS",
@@ -233,6 +234,11 @@ class ClusterEntry:
     tls_server_name: str = ""
     proxy_url: str = field(default="", repr=False)  # may carry user:password
     exec_config: Any = field(default=None, repr=False)  # the client.authentication.k8s.io/exec extension
+
+    @property
+    def display(self) -> str:
+        """``server`` as messages and reports show it: without a ``user:password@`` part."""
+        return redact_url(self.server)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -500,9 +506,9 @@ def _check_server(server: str, origin: Path, where: str) -> None:
     from ._urls import split_url
 
     if not server.startswith(("https://", "http://")):
-        raise ConfigError(f"server {server!r} is not an http(s) URL", source=str(origin))
+        raise ConfigError(f"server {redact_url(server)!r} is not an http(s) URL", source=str(origin))
     if split_url(server, sendable=False) is None:
-        raise ConfigError(f"server {server!r} is not a valid URL (scheme://host[:port], port 1-65535)",
+        raise ConfigError(f"server {redact_url(server)!r} is not a valid URL (scheme://host[:port], port 1-65535)",
                           source=f"{origin}: {where}.server",
                           fix="fix the address; an IPv6 host goes in brackets: https://[::1]:6443")
 

@@ -57,7 +57,7 @@ class Target:
         return self.cluster.tls_server_name or self.host
 
     def describe(self) -> str:
-        return f"context {self.context!r}, server {self.cluster.server}, namespace {self.namespace}"
+        return f"context {self.context!r}, server {self.cluster.display}, namespace {self.namespace}"
 
 
 def _in_cluster(environ: Mapping[str, str], namespace: str | None, sa_dir: Path) -> Target | None:
@@ -109,7 +109,7 @@ def resolve_target(
             fix=exec_spec.install_hint.strip() or f"install {exec_spec.command} or put it on PATH",
         )
     if split_url(view.cluster.server) is None:  # the kubeconfig layer checked it without urllib3; urllib3 sends it
-        raise ConfigError(f"server {view.cluster.server!r} is not a valid URL", source=f"{view.origin}: clusters[{view.cluster.name}].server",
+        raise ConfigError(f"server {view.cluster.display!r} is not a valid URL", source=f"{view.origin}: clusters[{view.cluster.name}].server",
                           fix="fix the address; an IPv6 host goes in brackets: https://[::1]:6443")
     credentials = view.credentials
     if credentials.provider is not None:
