@@ -43,6 +43,7 @@ __all__ = [
     "UnreachableError",
     "describe_bug",
     "error_for_status",
+    "not_kubernetes",
 ]
 
 # The documented exit code for "could not run": bad input, unreachable or refusing API.
@@ -138,6 +139,14 @@ def error_for_status(status: int, message: str, *, reason: str = "") -> ClusterE
     if status == 429 or status >= 500:
         return ServerError(message, status=status, reason=reason)
     return ClusterError(message, status=status, reason=reason)
+
+
+def not_kubernetes(where: str, what: str) -> UnreachableError:
+    """Something answered at ``where``, but not the Kubernetes API (a web server, a login page,
+    a proxy or load balancer that answers every path itself). Not retried; never quoted beyond
+    the status: the body is foreign."""
+    return UnreachableError(f"{where} answered {what}: this is not the Kubernetes API", step="http", transient=False,
+                            fix="check the server URL and port: a web server, login page or proxy answers there")
 
 
 def describe_bug(exc: BaseException) -> str:

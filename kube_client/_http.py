@@ -50,7 +50,7 @@ from urllib3.exceptions import (
 )
 
 from ._deadline import Deadline
-from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status
+from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status, not_kubernetes
 from ._kubeconfig import ExecSpec, Impersonation
 from ._pem import load_certificates
 from ._proxy import Proxy, tunnel_refused
@@ -226,13 +226,6 @@ def translate_network_error(exc: BaseException, where: str, proxy: Proxy | None 
     if found(ConnectionResetError, BrokenPipeError, ProtocolError):
         return UnreachableError(f"connection to {where} was reset", step="connect", transient=True)
     return UnreachableError(f"cannot reach {where}: {type(chain[-1]).__name__}", step="connect", transient=True)
-
-
-def not_kubernetes(where: str, what: str) -> UnreachableError:
-    """Something answered at ``where``, but not the Kubernetes API (a web server, a login page,
-    a proxy or load balancer that answers every path itself)."""
-    return UnreachableError(f"{where} answered {what}: this is not the Kubernetes API", step="http", transient=False,
-                            fix="check the server URL and port: a web server, login page or proxy answers there")
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -316,7 +316,7 @@ def ensure_token(
     account = e.account()
     if account is None:
         if not e.namespace_exists():
-            raise ConfigError(f"namespace {namespace!r} does not exist on {client.target.cluster.server}",
+            raise ConfigError(f"namespace {namespace!r} does not exist on {client.where}",
                               fix="create it, or pass the right -n")
         if not create_sa:
             raise EnsureError(f"ServiceAccount {namespace}/{name} does not exist", fix="create it, or pass --create-sa")

@@ -174,7 +174,7 @@ def judge_credentials(view: ContextView, now: datetime, expiry: ExpiryPolicy, *,
 def judge_tls(view: ContextView, now: datetime, expiry: ExpiryPolicy) -> Finding:
     """``kubeconfig.tls``: how the client will verify the API server."""
     cluster = view.cluster
-    evidence: dict[str, object] = {"context": view.name, "cluster": cluster.name, "server": cluster.server}
+    evidence: dict[str, object] = {"context": view.name, "cluster": cluster.name, "server": cluster.display}
     if cluster.insecure:
         return Finding(
             id="kubeconfig.tls",
@@ -187,7 +187,7 @@ def judge_tls(view: ContextView, now: datetime, expiry: ExpiryPolicy) -> Finding
         return Finding(
             id="kubeconfig.tls",
             outcome=Outcome.WARN,
-            message=f"server {cluster.server} is not https: credentials travel in the clear",
+            message=f"server {cluster.display} is not https: credentials travel in the clear",
             evidence=evidence,
         )
     if cluster.ca is None:

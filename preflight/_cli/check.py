@@ -92,7 +92,7 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False,
         table.append(Check(id="controlplane.token-controller", needs=("canary", "leases"), run=controlplane_token_controller,
                            tolerates=("canary", "leases")))
     table += [
-        Check(id="auth.permissions", needs=("access", "discovery"), run=partial(auth_permissions, target)),
+        Check(id="auth.permissions", needs=("access", "discovery"), run=partial(auth_permissions, target), skip_when_forbidden=False),
         Check(id="serviceaccount.token", needs=("service_account", "version", "leases"),
               run=partial(serviceaccount_token, explicit=explicit_service_account), tolerates=("version", "leases")),
         Check(id="rbac.subjects", needs=("bindings",), run=rbac_subjects),
@@ -146,13 +146,13 @@ def run_check(request: CheckRequest) -> Report:
         cleanups.run()
     if exists is False and not request.create_namespace:
         raise ConfigError(
-            f"namespace {target.namespace!r} does not exist on {target.cluster.server}",
+            f"namespace {target.namespace!r} does not exist on {target.cluster.display}",
             fix="create it, pass the right -n, or add --create-namespace as you would to helm",
         )
     client = facts.get_or_error("client")
     probed = not isinstance(facts.get_or_error("probe"), FactError)
     meta = {
-        "target": {"context": target.context, "server": target.cluster.server, "namespace": target.namespace},
+        "target": {"context": target.context, "server": target.cluster.display, "namespace": target.namespace},
         "http_requests": client.stats.requests if isinstance(client, KubeClient) else 0,
         "tls_handshakes": (client.tls_handshakes if isinstance(client, KubeClient) else 0) + int(probed),
     }
