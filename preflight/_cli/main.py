@@ -20,7 +20,6 @@ from typing import Any
 import click
 
 from kube_client._boundary import interrupt_on_sigterm, invoke
-from kube_client._errors import ConfigError
 
 from .. import __version__
 from .._engine.model import Report
@@ -38,15 +37,13 @@ class OutputOptions:
     strict: bool
 
     def validate(self) -> None:
-        """Refuse unwritable report paths before any work, so nothing is half done."""
+        """Refuse unwritable report paths before any work, so nothing is half done: each is
+        proven by creating (and removing) the temporary file its write will rename."""
+        from kube_client._files import prove_writable
+
         for flag, path in (("--junit", self.junit), ("--markdown", self.markdown)):
-            if path is None:
-                continue
-            parent = path.parent if str(path.parent) else Path(".")
-            if not parent.is_dir():
-                raise ConfigError(f"{flag}: folder {parent} does not exist", fix="create it or choose another path")
-            if not os.access(parent, os.W_OK):
-                raise ConfigError(f"{flag}: folder {parent} is not writable")
+            if path is not None:
+                prove_writable(path, what=flag)
 
 
 def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:

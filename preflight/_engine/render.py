@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
-from pathlib import Path
+
+from kube_client._files import write_atomic
 
 from .model import Finding, Outcome, Report
 
@@ -148,16 +148,3 @@ def render_markdown(report: Report, *, strict: bool = False, title: str = "prefl
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` in one rename: readers see the old file or the new one."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
