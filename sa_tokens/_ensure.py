@@ -182,7 +182,7 @@ class _Ensurer:
     def wait_filled(self, secret: dict[str, Any]) -> dict[str, Any]:
         if token_filled(secret):
             return secret
-        deadline = time.monotonic() + self.wait
+        deadline = time.monotonic() + min(self.wait, self.client.deadline.remaining())  # never past the run's --timeout
         version = str(_meta(secret).get("resourceVersion") or "0")
         while time.monotonic() < deadline:
             try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import socket
 import ssl
 import tempfile
 import threading
@@ -96,7 +97,7 @@ def hostile_server(answer: Answer | Callable[[int, str, str], Answer], *, tls: t
             ctx.load_cert_chain(cert, key)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         scheme = "https"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield Running(url=f"{scheme}://127.0.0.1:{server.server_port}", log=server.log)
@@ -113,3 +114,37 @@ def gzip_bomb(decoded_bytes: int) -> bytes:
         for _ in range(decoded_bytes >> 20):
             packer.write(block)
     return out.getvalue()
+
+
+@contextlib.contextmanager
+def black_hole() -> Iterator[tuple[str, Log]]:
+    """A TCP listener that accepts connections and never answers (as tests/controlplane/
+    blackhole.py, in-process): yields its ``127.0.0.1:PORT`` and a log counting connections."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    log = Log()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with log.lock:
+                log.connections += 1
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}", log
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in held:
+            conn.close()

@@ -28,7 +28,7 @@ from kube_client._http import KubeClient
 from kube_client._target import resolve_target
 from preflight._cli.main import main
 from tests.connect_proxy import connect_proxy
-from tests.hostile_server import Answer, gzip_bomb, hostile_server
+from tests.hostile_server import Answer, black_hole, gzip_bomb, hostile_server
 from tests.pkifactory import kubeconfig_doc, make_ca, write_kubeconfig
 
 VERDICT_BOUND = 1.5  # seconds: the issue's contract for a refused or unresolvable API server
@@ -255,3 +255,73 @@ def test_a_password_in_a_malformed_server_url_reaches_no_message(tmp_path: Path,
         out, err = capsys.readouterr()
         assert "s3cr3tpw" not in out + err and err.count("\n") == 1, err
 
+
+
+# -- outputs that cannot be written: refused before any request -------------------------------
+
+UNWRITABLE = ["missing/folder/report.xml", "a-folder", "a-file/report.xml", "/proc/preflight-report.xml"]
+
+
+def _unwritable(tmp_path: Path, raw: str) -> str:
+    (tmp_path / "a-folder").mkdir(exist_ok=True)
+    (tmp_path / "a-file").write_text("x")
+    return raw if raw.startswith("/") else str(tmp_path / raw)
+
+
+@pytest.mark.parametrize("raw", UNWRITABLE)
+@pytest.mark.parametrize("flag", ["--junit", "--markdown"])
+def test_an_unwritable_report_is_refused_before_any_request(tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: str, flag: str) -> None:
+    """As root, os.access says yes for /proc: the report failed after the whole run, as 'unexpected
+    FileNotFoundError ... this is a bug'."""
+    with hostile_server(Answer(500)) as server:
+        path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=server.url, token="t"))
+        for command in (["check"], ["explain", "--release", "web"]):
+            code = main([*command, "--kubeconfig", str(path), flag, _unwritable(tmp_path, raw)])
+            out, err = capsys.readouterr()
+            assert code == 2 and out == "" and err.count("\n") == 1 and flag in err and "bug" not in err, err
+        assert server.log.connections == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder", "config"]  # no temporary file left
+
+
+@pytest.mark.parametrize("raw", UNWRITABLE)
+@pytest.mark.parametrize("flag", ["--token-out", "--kubeconfig-out"])
+def test_sa_tokens_refuses_an_unwritable_output_before_any_request(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                   raw: str, flag: str) -> None:
+    """Found after the Secret was made, it used to leave a token Secret nobody had."""
+    from sa_tokens._cli import main as sa_tokens_main
+
+    with hostile_server(Answer(500)) as server:
+        path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=server.url, token="t"))
+        for command in (["ensure", "jenkins"], ["rotate", "jenkins"]):
+            code = sa_tokens_main([*command, "-n", "ci", "--kubeconfig", str(path), flag, _unwritable(tmp_path, raw)])
+            out, err = capsys.readouterr()
+            assert code == 2 and err.count("\n") == 1 and "bug" not in err, err
+        assert server.log.connections == 0
+
+
+@pytest.mark.parametrize("command", [["ensure", "jenkins", "--wait", "60s"], ["status"], ["rotate", "jenkins", "--grace", "0s"]])
+def test_sa_tokens_ends_at_its_timeout_against_a_black_hole(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    """ensure took 118 s against a server that accepts and never answers."""
+    from sa_tokens._cli import main as sa_tokens_main
+
+    with black_hole() as (address, log):
+        path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=f"https://{address}", ca=make_ca(), token="t"))
+        started = time.monotonic()
+        code = sa_tokens_main([*command, "-n", "ci", "--kubeconfig", str(path), "--timeout", "1s"])
+        took = time.monotonic() - started
+        _out, err = capsys.readouterr()
+        assert log.connections >= 1  # it did try
+    assert code == 2 and "no answer" in err and err.count("\n") == 1, err
+    assert took < 1 + 3, took  # the deadline, plus the README's one-second contract, plus slack for a busy machine
+
+
+@pytest.mark.parametrize("namespace", ["../../kube-system", "..", "kube-system/../default", "a%2Fb", "Shop", "a" * 64])
+def test_a_bad_namespace_is_refused_before_any_request(tmp_path: Path, capsys: pytest.CaptureFixture[str], namespace: str) -> None:
+    """-n ../../kube-system was sent as GET /api/v1/namespaces/../../kube-system."""
+    with hostile_server(Answer(500)) as server:
+        path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=server.url, token="t"))
+        for command in (["check"], ["explain", "--release", "web"]):
+            code = main([*command, "--kubeconfig", str(path), "-n", namespace])
+            out, err = capsys.readouterr()
+            assert code == 2 and out == "" and err.count("\n") == 1 and "is not a valid name" in err, err
+        assert server.log.connections == 0
