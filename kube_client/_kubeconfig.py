@@ -39,6 +39,7 @@ import yaml
 
 from ._errors import ConfigError
 from ._urls import redact_url
+from ._yamlsafe import check_aliases
 
 __all__ = [
     "EXEC_API_VERSIONS",
@@ -364,7 +365,7 @@ def parse_document(raw: bytes, *, source: str) -> Mapping[str, Any]:
         doc = {}
     if not isinstance(doc, dict):
         raise ConfigError("is not a kubeconfig (expected a mapping at the top level)", source=source)
-    return doc
+    return check_aliases(doc, source=source)  # type: ignore[no-any-return]
 
 
 def file_mode_problem(path: Path) -> str:
