@@ -50,7 +50,7 @@ from urllib3.exceptions import (
 )
 
 from ._deadline import Deadline
-from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status, not_kubernetes
+from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status, not_kubernetes, scrub_secrets
 from ._kubeconfig import ExecSpec, Impersonation
 from ._pem import load_certificates
 from ._proxy import Proxy, tunnel_refused
@@ -329,8 +329,9 @@ def _run_exec_plugin(spec: ExecSpec, target: Target, timeout: float) -> Mapping[
     except OSError as exc:  # ENOEXEC: a script without #!; EACCES: not executable
         raise ConfigError(f"{name} cannot be started: {exc.strerror}", fix="a script needs a #! line and the executable bit") from None
     if done.returncode != 0:
+        # Its last line, scrubbed of token-shaped text: a plugin may print the very token it failed to hand over.
         last = ((done.stderr or b"").decode(errors="replace").strip().splitlines() or ["no output"])[-1]
-        raise UnauthorizedError(f"{name} failed (exit {done.returncode}): {last[:200]}")
+        raise UnauthorizedError(f"{name} failed (exit {done.returncode}): {scrub_secrets(last)[:200]}")
     try:
         reply = json.loads(done.stdout)
     except ValueError:
