@@ -533,6 +533,29 @@ class KubeClient:
             raise not_kubernetes(self.where, f"{method} {path} with {got} (HTTP {resp.status})")
         return resp
 
+    def wait_until_reachable(self, seconds: float, *, pause: float = 0.5) -> bool:
+        """``--wait-for-api``: ask for /version until the API server answers, for up to
+        ``seconds`` (as cert-manager's ``cmctl check api --wait``): a restarting API server
+        refuses, resets, does not answer or answers 5xx/429 for a while. Only those are waited
+        out; a TLS failure, a 401/403 or something that is not the Kubernetes API answers at
+        once. Each try starts with a fresh circuit breaker. True when it answered."""
+        until = Deadline(seconds)
+        stop = threading.Event()
+        while True:
+            self.breaker = Breaker()
+            try:
+                self.request("GET", "/version", lane="health", deadline=Deadline(max(0.05, min(CONNECT_TIMEOUT, until.remaining()))))
+                return True
+            except UnreachableError as exc:
+                if exc.step not in ("connect", "dns", "timeout"):
+                    return False
+            except ClusterError as exc:
+                if not exc.transient:  # 429 and 5xx are; 401, 403, 404 are answers
+                    return False
+            if until.remaining() <= pause:
+                return False
+            stop.wait(pause)
+
     def get(self, path: str, **query: Any) -> Response:
         return self.request("GET", path, query=query or None)
 

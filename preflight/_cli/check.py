@@ -37,7 +37,7 @@ from .._facts.policy import ExpiryPolicy, Policy
 if TYPE_CHECKING:
     from .._collect.chart import ChartSource
 
-__all__ = ["API_REACHABLE", "CheckRequest", "check_table", "node_checks", "run_check"]
+__all__ = ["API_REACHABLE", "CheckRequest", "check_table", "node_checks", "run_check", "wait_for_api"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +45,7 @@ class CheckRequest:
     target: Target
     timeout: float
     expiry: ExpiryPolicy
+    wait_for_api: float = 0.0  # --wait-for-api: seconds to wait for the API server to answer, before the run
     now: datetime
     deep: bool = False
     service_account: tuple[str, str] | None = None
@@ -111,6 +112,15 @@ def _token_ensurer() -> EnsureToken:
         return ensure_token(client, namespace, name, wait=wait)
 
     return ensure
+
+
+def wait_for_api(request: CheckRequest) -> bool:
+    """--wait-for-api: wait for /version to answer, before the run's own --timeout starts."""
+    client = KubeClient(request.target, Deadline(request.wait_for_api))
+    try:
+        return client.wait_until_reachable(request.wait_for_api)
+    finally:
+        client.close()
 
 
 def run_check(request: CheckRequest) -> Report:

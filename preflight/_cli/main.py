@@ -189,6 +189,9 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.option("--context", type=str, help="The kubeconfig context to use (default: current-context).")
 @click.option("-n", "--namespace", type=str, help="The namespace the deploy goes to (default: the context's, else default).")
 @click.option("--timeout", default="20s", show_default=True, help="Deadline for the whole run.")
+@click.option("--wait-for-api", "wait_for_api", metavar="DURATION", default="0s", show_default=True,
+              help="First wait up to DURATION for the API server to answer (a restarting one refuses or answers 503), "
+                   "then check with the full --timeout; as cmctl check api --wait.")
 @click.option("--release", default="", help="The Helm release to check for a stuck pending-* state.")
 @click.option("--helm-timeout", default="5m", show_default=True, help="Your helm --timeout: a pending release younger than this is a deploy in progress.")
 @click.option("--manifests", metavar="FILE", help="Rendered manifests (helm template ... > FILE, or - for stdin): check "
@@ -211,7 +214,7 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @output_options
 @click.pass_context
 def check(
-    ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
+    ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, wait_for_api: str, release: str,
     helm_timeout: str, manifests: str | None, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
     service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
     warn_within: str, fail_within: str, **out: Any,
@@ -251,6 +254,7 @@ def check(
     request = CheckRequest(
         target=target,
         timeout=parse_duration(timeout, name="--timeout").total_seconds(),
+        wait_for_api=parse_duration(wait_for_api, name="--wait-for-api").total_seconds(),
         expiry=_expiry(warn_within, fail_within),
         now=_now(ctx),
         deep=deep,
@@ -266,6 +270,12 @@ def check(
     )
     if not quiet:
         click.echo(f"preflight: checking {request.target.describe()}", err=True)
+    if request.wait_for_api > 0:
+        from .check import wait_for_api as wait
+
+        answered = wait(request)
+        if not quiet:
+            click.echo(f"preflight: the API server {'answers' if answered else f'did not answer within {wait_for_api}'}", err=True)
     return emit(run_check(request), opts)
 
 

@@ -325,3 +325,50 @@ def test_a_bad_namespace_is_refused_before_any_request(tmp_path: Path, capsys: p
             out, err = capsys.readouterr()
             assert code == 2 and out == "" and err.count("\n") == 1 and "is not a valid name" in err, err
         assert server.log.connections == 0
+
+
+# -- --wait-for-api -------------------------------------------------------------------------------
+
+def test_wait_for_api_waits_out_a_refusing_server_until_it_answers(tmp_path: Path, closed_port: int) -> None:
+    """A restarting API server refuses for a while: the wait retries (the breaker would not), and
+    returns as soon as something answers. The port opens only after two refused attempts."""
+    client = _client(tmp_path, f"http://127.0.0.1:{closed_port}")
+    opened = threading.Event()
+
+    def open_later() -> None:
+        give_up = time.monotonic() + 20
+        while client.stats.connects < 2 and time.monotonic() < give_up:
+            time.sleep(0.01)  # polling a condition, with a deadline
+        opened.set()
+
+    threading.Thread(target=open_later, daemon=True).start()
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(client.wait_until_reachable(30, pause=0.05)), daemon=True)
+    waiter.start()
+    assert opened.wait(20)
+    from tests.hostile_server import _Handler, _Server, Log
+
+    server = _Server(("127.0.0.1", closed_port), _Handler)
+    server.log, server.answer = Log(), (lambda _i, _m, _p: Answer(200, b"{}"))  # type: ignore[assignment]
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        waiter.join(20)
+        assert result == [True] and server.log.requests and server.log.requests[0][2] == "/version"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("answer", [Answer(401, b'{"kind":"Status","code":401}'), Answer(403, b"no")])
+def test_wait_for_api_does_not_wait_out_an_answer(tmp_path: Path, answer: Answer) -> None:
+    with hostile_server(answer) as server:
+        client = _client(tmp_path, server.url)
+        assert client.wait_until_reachable(30, pause=0.05) is False
+        assert len(server.log.requests) == 1
+
+
+def test_wait_for_api_is_a_check_flag(tmp_path: Path, closed_port: int) -> None:
+    code, report, _out, err, _took = _check(tmp_path, f"https://127.0.0.1:{closed_port}", "--wait-for-api", "0.3s")
+    assert code == 1 and "did not answer within 0.3s" in err and report["summary"]["root_cause"] == "api.reachable"
+    code, _report, _out, err, _took = _check(tmp_path, f"https://127.0.0.1:{closed_port}", "--wait-for-api", "soon")
+    assert code == 2 and "--wait-for-api" in err
