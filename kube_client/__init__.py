@@ -9,6 +9,7 @@ error line. Nothing here judges a cluster; the two tools above do. Modules, bott
     _pem         PEM/DER certificates and keys
     _kubeconfig  kubeconfig files, merged as kubectl merges them
     _proxy       proxy-url and HTTPS_PROXY/NO_PROXY, as client-go chooses them
+    _names       namespace and object names, checked before any request
     _target      the resolved cluster, credentials and namespace of one run
     _http        KubeClient: authenticated requests, with one retry policy (_retry)
     _cluster     reads both tools need: version, identity, leader leases, token Secrets

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ClusterError, NotFoundError
+from ._errors import ClusterError, NotFoundError, not_kubernetes
 
 if TYPE_CHECKING:  # the data types here are facts judges import: they must not load the HTTP client
     from ._http import KubeClient
@@ -131,7 +131,14 @@ def _server_time(resp_date: datetime | None) -> datetime:
 
 
 def read_version(client: KubeClient) -> ServerVersion:
-    resp = client.request("GET", "/version", lane="health")
+    """/version, which every kube-apiserver serves: a 404 there, or an answer without a
+    ``gitVersion``, means something else answers at this address."""
+    try:
+        resp = client.request("GET", "/version", lane="health")
+    except NotFoundError:
+        raise not_kubernetes(client.where, "GET /version with HTTP 404") from None
+    if not (resp.data or {}).get("gitVersion"):
+        raise not_kubernetes(client.where, "GET /version without a gitVersion")
     return ServerVersion.parse(resp.data or {}, server_time=resp.date)
 
 

@@ -26,6 +26,7 @@ header into a message. API error bodies are reduced to the Status ``reason`` and
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
@@ -43,6 +44,8 @@ __all__ = [
     "UnreachableError",
     "describe_bug",
     "error_for_status",
+    "not_kubernetes",
+    "scrub_secrets",
 ]
 
 # The documented exit code for "could not run": bad input, unreachable or refusing API.
@@ -86,6 +89,8 @@ class ClusterError(PreflightError):
 
     status = 0
     transient = False
+    retry_after: float | None = None  # seconds, from a 429's or 5xx's Retry-After header
+    kubernetes = True  # the answer was a Kubernetes Status object (False: something else answered)
 
     def __init__(self, message: str, *, status: int = 0, reason: str = "", fix: str = "") -> None:
         if status:
@@ -136,6 +141,34 @@ def error_for_status(status: int, message: str, *, reason: str = "") -> ClusterE
     if status == 429 or status >= 500:
         return ServerError(message, status=status, reason=reason)
     return ClusterError(message, status=status, reason=reason)
+
+
+def not_kubernetes(where: str, what: str) -> UnreachableError:
+    """Something answered at ``where``, but not the Kubernetes API (a web server, a login page,
+    a proxy or load balancer that answers every path itself). Not retried; never quoted beyond
+    the status: the body is foreign."""
+    return UnreachableError(f"{where} answered {what}: this is not the Kubernetes API", step="http", transient=False,
+                            fix="check the server URL and port: a web server, login page or proxy answers there")
+
+
+# Token-shaped text: a JWT; a run of 32+ base64(url) characters mixing digits, lower and upper
+# case (a random token; paths and words do not mix all three that long); 32+ hex digits.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_RUN = re.compile(r"[A-Za-z0-9+/_~-]{32,}={0,2}")
+_HEX = re.compile(r"\b[0-9a-fA-F]{32,}\b")
+REDACTED = "[redacted]"
+
+
+def _token_like(run: str) -> bool:
+    return any(c.isdigit() for c in run) and any(c.islower() for c in run) and any(c.isupper() for c in run)
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with token-shaped strings replaced by ``[redacted]``: for foreign text we quote
+    (an exec plugin's stderr), which may print the token it was meant to hand over."""
+    text = _JWT.sub(REDACTED, text)
+    text = _RUN.sub(lambda m: REDACTED if _token_like(m.group()) else m.group(), text)
+    return _HEX.sub(REDACTED, text)
 
 
 def describe_bug(exc: BaseException) -> str:

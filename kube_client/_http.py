@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -49,11 +50,12 @@ from urllib3.exceptions import (
 )
 
 from ._deadline import Deadline
-from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status
+from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status, not_kubernetes, scrub_secrets
 from ._kubeconfig import ExecSpec, Impersonation
 from ._pem import load_certificates
-from ._proxy import Proxy
-from ._retry import with_retries
+from ._proxy import Proxy, tunnel_refused
+from ._retry import Breaker, with_retries
+from ._urls import split_url
 from ._target import Target
 
 __all__ = ["KubeClient", "Response", "exec_info", "header_value", "impersonation_headers", "ssl_context_for", "translate_network_error"]
@@ -63,6 +65,11 @@ __all__ = ["KubeClient", "Response", "exec_info", "header_value", "impersonation
 warnings.filterwarnings("ignore", category=InsecureRequestWarning)
 
 CONNECT_TIMEOUT = 5.0  # a TCP+TLS connect that takes longer is "no answer"
+# The largest answer we read, decoded (a gzip answer is inflated as it is read, so a
+# decompression bomb stops here). Generous: the biggest real answers are LISTs of Helm release
+# Secrets, each at most 1 MiB (etcd's object limit), a few dozen revisions at most.
+MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
 USER_AGENT = "kube-preflight/0.1"
 
 
@@ -92,6 +99,7 @@ class _Lane:
 class Stats:
     requests: int = 0
     handshakes: int = 0  # completed TLS handshakes (connection attempts that failed do not count)
+    connects: int = 0  # connection attempts, failed ones included (a tripped breaker makes none)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -154,6 +162,14 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
+_TUNNEL_STATUS = re.compile(r"Tunnel connection failed: (\d{3})")
+
+
+def _authority(where: str) -> str:
+    parts = split_url(where, sendable=False)
+    return f"{parts[1]}:{parts[2]}" if parts else where
+
+
 def translate_network_error(exc: BaseException, where: str, proxy: Proxy | None = None) -> UnreachableError:
     """Name the step that failed: proxy, dns, connect (refused), timeout (no answer), tls."""
     chain = _cause_chain(exc)
@@ -162,18 +178,22 @@ def translate_network_error(exc: BaseException, where: str, proxy: Proxy | None 
         return next((e for e in chain if isinstance(e, types)), None)
 
     if proxy is not None and found(ProxyError):
-        # urllib3 says "Unable to connect to proxy" or "Tunnel connection failed: 407 ...".
-        detail = next((str(e) for e in chain if "Tunnel connection failed" in str(e)), "")
+        # http.client says "Tunnel connection failed: 407 Proxy Authentication Required" inside
+        # urllib3's ProxyError: only the status code is taken from it, the words are ours.
+        tunnel = next((m for e in chain if (m := _TUNNEL_STATUS.search(str(e)))), None)
+        if tunnel is not None:
+            refused = tunnel_refused(proxy, _authority(where), tunnel.group(1))
+            return UnreachableError(f"cannot reach {where}: {refused.message}", step="proxy", transient=refused.transient, fix=refused.fix)
+        detail, transient = "", True
         if found(ConnectionRefusedError):
-            detail = "connection refused"
+            detail, transient = "connection refused", False
         elif found(NameResolutionError, socket.gaierror):
-            detail = "cannot resolve the proxy's name"
+            detail, transient = "cannot resolve the proxy's name", False
         elif found(ConnectTimeoutError, TimeoutError):
             detail = "no answer"
         return UnreachableError(
             f"cannot reach {where} through the {proxy.display}: {detail or type(chain[-1]).__name__}", step="proxy",
-            transient="407" not in detail and "403" not in detail,
-            fix="check the proxy (address, credentials, allowed destinations), or add the server to NO_PROXY",
+            transient=transient, fix="check the proxy (address, credentials, allowed destinations), or add the server to NO_PROXY",
         )
 
     if found(NameResolutionError, socket.gaierror):
@@ -188,6 +208,11 @@ def translate_network_error(exc: BaseException, where: str, proxy: Proxy | None 
             f"TLS handshake with {where} failed: {_tls_reason(tls)}", step="tls", transient=False,
             fix="see tls.serving-cert for what the server presented",
         )
+    if found(ConnectionRefusedError):  # before timeouts: urllib3's NewConnectionError is a ConnectTimeoutError
+        return UnreachableError(
+            f"connection to {where} refused: nothing listens there", step="connect", transient=False,
+            fix="check that kube-apiserver runs and the port in the kubeconfig is right",
+        )
     if found(ReadTimeoutError):
         return UnreachableError(
             f"no answer from {where}: it accepted the connection but never replied", step="timeout", transient=True,
@@ -198,26 +223,36 @@ def translate_network_error(exc: BaseException, where: str, proxy: Proxy | None 
             f"no answer from {where} in time", step="timeout", transient=True,
             fix="check that the API server runs and that no firewall drops the traffic",
         )
-    if found(ConnectionRefusedError):
-        return UnreachableError(
-            f"connection to {where} refused: nothing listens there", step="connect", transient=True,
-            fix="check that kube-apiserver runs and the port in the kubeconfig is right",
-        )
     if found(ConnectionResetError, BrokenPipeError, ProtocolError):
         return UnreachableError(f"connection to {where} was reset", step="connect", transient=True)
     return UnreachableError(f"cannot reach {where}: {type(chain[-1]).__name__}", step="connect", transient=True)
 
 
-def _status_error(status: int, body: bytes, path: str) -> ClusterError:
-    reason, message = "", ""
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Retry-After in seconds, as client-go reads it (an integer; dates are ignored)."""
+    raw = str(headers.get("retry-after") or headers.get("Retry-After") or "").strip()
+    return float(raw) if raw.isdigit() else None
+
+
+def _status_error(status: int, body: bytes, path: str, *, where: str, headers: Mapping[str, str]) -> ClusterError:
+    reason, message, is_status = "", "", False
     try:
         doc = json.loads(body)
         if isinstance(doc, dict):
             reason, message = str(doc.get("reason") or ""), str(doc.get("message") or "")
+            is_status = doc.get("kind") == "Status"
     except ValueError:
         pass
-    text = message or f"HTTP {status} for {path.split('?')[0]}"
+    bare = path.split("?")[0]
+    if status == 403 and not is_status:
+        # kube-apiserver writes every refusal as a Status (responsewriters.Forbidden); a bare 403
+        # comes from something in front of it, or in its place, and says nothing about our rights.
+        return not_kubernetes(where, f"{bare} with HTTP 403 and no Kubernetes Status")
+    text = message or f"HTTP {status} for {bare}"
     err = error_for_status(status, text, reason=reason)
+    err.kubernetes = is_status
+    if status == 429 or status >= 500:
+        err.retry_after = _retry_after(headers)
     if status == 401:
         err.fix = "the credential was rejected; see kubeconfig.credentials and auth.identity"
     return err
@@ -294,8 +329,9 @@ def _run_exec_plugin(spec: ExecSpec, target: Target, timeout: float) -> Mapping[
     except OSError as exc:  # ENOEXEC: a script without #!; EACCES: not executable
         raise ConfigError(f"{name} cannot be started: {exc.strerror}", fix="a script needs a #! line and the executable bit") from None
     if done.returncode != 0:
+        # Its last line, scrubbed of token-shaped text: a plugin may print the very token it failed to hand over.
         last = ((done.stderr or b"").decode(errors="replace").strip().splitlines() or ["no output"])[-1]
-        raise UnauthorizedError(f"{name} failed (exit {done.returncode}): {last[:200]}")
+        raise UnauthorizedError(f"{name} failed (exit {done.returncode}): {scrub_secrets(last)[:200]}")
     try:
         reply = json.loads(done.stdout)
     except ValueError:
@@ -350,6 +386,8 @@ class KubeClient:
         self.target = target
         self.deadline = deadline
         self.stats = Stats()
+        self.breaker = Breaker()
+        self.where = target.cluster.display  # the server as messages show it: never a password in its URL
         creds = target.credentials
         cert = creds.client_cert.require() if creds.client_cert is not None else None
         key = creds.client_key.require() if creds.client_key is not None else None
@@ -396,12 +434,12 @@ class KubeClient:
             pool = urllib3.HTTPSConnectionPool(target.host, target.port, **kw)
         else:
             pool = urllib3.HTTPConnectionPool(target.host, target.port, **kw)
-        if ssl_context is not None:
-            pool.ConnectionCls = _counting(urllib3.connection.HTTPSConnection, self.stats)
+        base = urllib3.connection.HTTPSConnection if ssl_context is not None else urllib3.connection.HTTPConnection
+        pool.ConnectionCls = _guarded(base, self)
         return _Lane(pool=pool, slots=threading.BoundedSemaphore(size))
 
     def _network_error(self, exc: BaseException) -> UnreachableError:
-        return translate_network_error(exc, self.target.cluster.server, self.target.proxy)
+        return translate_network_error(exc, self.where, self.target.proxy)
 
     @property
     def tls_handshakes(self) -> int:
@@ -414,6 +452,7 @@ class KubeClient:
     def _once(self, method: str, url: str, body: bytes | None, read: float | None, *,
               deadline: Deadline, answers: frozenset[int] = frozenset(), lane: str = "api", accept: str | None = None,
               content_type: str = "application/json") -> Response:
+        self.breaker.check()  # a host that refused, does not resolve or failed TLS: the same error, at once
         if deadline.expired():
             raise UnreachableError(f"deadline reached before {method} {url.split('?')[0]}", step="timeout", transient=False)
         headers = self._headers.copy()  # a copy that keeps repeated headers (Impersonate-Group)
@@ -424,30 +463,51 @@ class KubeClient:
         chosen = self._lanes[lane]
         if not chosen.slots.acquire(timeout=deadline.remaining()):
             raise UnreachableError(
-                f"no answer from {self.target.cluster.server} before the deadline: earlier requests to it are still unanswered",
+                f"no answer from {self.where} before the deadline: earlier requests to it are still unanswered",
                 step="timeout", transient=False)
         try:
             with self.stats.lock:
                 self.stats.requests += 1
             raw = chosen.pool.urlopen(method, self._prefix + url, body=body, headers=headers,
-                                      timeout=self._timeout(read, deadline), redirect=False)
+                                      timeout=self._timeout(read, deadline), redirect=False, preload_content=False)
+            try:
+                content = self._read_capped(raw, f"{method} {url.split('?')[0]}")
+            finally:
+                raw.release_conn()
         except (HTTPError, OSError) as exc:
-            raise self._network_error(exc) from None
+            err = self._network_error(exc)
+            self.breaker.record(err)
+            raise err from None
         except (ValueError, TypeError, UnicodeError) as exc:
             # http.client's own refusals quote the request (headers included): keep only the type.
             raise UnreachableError(f"the request {method} {url.split('?')[0]} could not be sent ({type(exc).__name__})",
                                    step="connect", transient=False) from None
         finally:
             chosen.slots.release()
+        headers_in = {k.lower(): v for k, v in raw.headers.items()}
         if raw.status >= 400 and raw.status not in answers:
-            raise _status_error(raw.status, raw.data, url)
+            raise _status_error(raw.status, content, url, where=self.where, headers=headers_in)
         data: Any = None
-        if raw.data:
+        if content:
             try:
-                data = json.loads(raw.data)
+                data = json.loads(content)
             except ValueError:
-                data = raw.data.decode(errors="replace")
-        return Response(status=raw.status, headers={k.lower(): v for k, v in raw.headers.items()}, data=data)
+                data = content.decode(errors="replace")
+        return Response(status=raw.status, headers=headers_in, data=data)
+
+    def _read_capped(self, raw: urllib3.BaseHTTPResponse, what: str) -> bytes:
+        """The decoded body, read in chunks (urllib3 inflates gzip at most a chunk at a time) and
+        refused past MAX_RESPONSE_BYTES: a decompression bomb costs the cap, not the bomb."""
+        chunks, size = [], 0
+        for chunk in raw.stream(_READ_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raw.close()  # never back to the pool with the rest unread
+                raise ClusterError(
+                    f"{self.where} answered {what} with more than {MAX_RESPONSE_BYTES >> 20} MiB (decoded); preflight reads no more",
+                    fix="this is not a normal API answer (a compressed bomb, or a proxy streaming something else): check the server URL")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def request(
         self,
@@ -478,10 +538,31 @@ class KubeClient:
         if resp.data is not None and not isinstance(resp.data, dict):
             # The API answers JSON objects only; an HTML 200 is an SSO login page or a proxy's.
             got = "non-JSON text" if isinstance(resp.data, str) else "JSON that is not an object"
-            raise ClusterError(f"{self.target.cluster.server} answered {method} {path} with {got} (HTTP {resp.status}): "
-                               "this is not the Kubernetes API", status=resp.status,
-                               fix="check the server URL and port: a web login page or a proxy answers there")
+            raise not_kubernetes(self.where, f"{method} {path} with {got} (HTTP {resp.status})")
         return resp
+
+    def wait_until_reachable(self, seconds: float, *, pause: float = 0.5) -> bool:
+        """``--wait-for-api``: ask for /version until the API server answers, for up to
+        ``seconds`` (as cert-manager's ``cmctl check api --wait``): a restarting API server
+        refuses, resets, does not answer or answers 5xx/429 for a while. Only those are waited
+        out; a TLS failure, a 401/403 or something that is not the Kubernetes API answers at
+        once. Each try starts with a fresh circuit breaker. True when it answered."""
+        until = Deadline(seconds)
+        stop = threading.Event()
+        while True:
+            self.breaker = Breaker()
+            try:
+                self.request("GET", "/version", lane="health", deadline=Deadline(max(0.05, min(CONNECT_TIMEOUT, until.remaining()))))
+                return True
+            except UnreachableError as exc:
+                if exc.step not in ("connect", "dns", "timeout"):
+                    return False
+            except ClusterError as exc:
+                if not exc.transient:  # 429 and 5xx are; 401, 403, 404 are answers
+                    return False
+            if until.remaining() <= pause:
+                return False
+            stop.wait(pause)
 
     def get(self, path: str, **query: Any) -> Response:
         return self.request("GET", path, query=query or None)
@@ -517,8 +598,9 @@ class KubeClient:
         params = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": seconds, "allowWatchBookmarks": "false", **query}
         url = self._prefix + path + "?" + urlencode(params)
         api = self._lanes["api"]
+        self.breaker.check()
         if not api.slots.acquire(timeout=self.deadline.remaining()):
-            raise UnreachableError(f"no connection to {self.target.cluster.server} free before the deadline", step="timeout", transient=False)
+            raise UnreachableError(f"no connection to {self.where} free before the deadline", step="timeout", transient=False)
         with self.stats.lock:
             self.stats.requests += 1
         try:
@@ -527,16 +609,23 @@ class KubeClient:
             )
         except (HTTPError, OSError) as exc:
             api.slots.release()
-            raise self._network_error(exc) from None
+            err = self._network_error(exc)
+            self.breaker.record(err)
+            raise err from None
         except (ValueError, TypeError, UnicodeError) as exc:  # as in _once: never the request's text
             api.slots.release()
             raise UnreachableError(f"the watch of {path} could not be sent ({type(exc).__name__})", step="connect", transient=False) from None
         try:
             if raw.status >= 400:
-                raise _status_error(raw.status, raw.read(), url)
+                raise _status_error(raw.status, self._read_capped(raw, f"the watch of {path}"), url, where=self.where,
+                                    headers={k.lower(): v for k, v in raw.headers.items()})
             buffer = b""
             for chunk in raw.stream(4096, decode_content=True):
                 buffer += chunk
+                if len(buffer) > MAX_RESPONSE_BYTES:
+                    raw.close()
+                    raise ClusterError(f"{self.where} sent a watch event of more than {MAX_RESPONSE_BYTES >> 20} MiB (decoded) "
+                                       f"for {path}; preflight reads no more", fix="check the server URL")
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     if line.strip():
@@ -554,16 +643,32 @@ class KubeClient:
             lane.pool.close()
 
 
-def _counting(base: type[urllib3.connection.HTTPSConnection], stats: Stats) -> type[urllib3.connection.HTTPSConnection]:
-    """``base`` counting its completed connects (TCP + TLS) in ``stats``."""
+def _guarded(base: type[urllib3.connection.HTTPConnection], client: KubeClient) -> type[urllib3.connection.HTTPConnection]:
+    """``base`` whose connects go through the client's circuit breaker, and are counted in its
+    stats (attempts, and completed TLS handshakes)."""
 
-    class Counting(base):  # type: ignore[valid-type,misc]
+    class Guarded(base):  # type: ignore[valid-type,misc]
         def connect(self) -> None:
-            super().connect()
-            with stats.lock:
-                stats.handshakes += 1
+            def translate(exc: BaseException) -> BaseException:
+                # urllib3 wraps a failure before the tunnel is up as a ProxyError only after connect returns
+                if client.target.proxy is not None and isinstance(exc, Exception) and not isinstance(exc, ProxyError) \
+                        and not self.has_connected_to_proxy:
+                    exc = ProxyError("Unable to connect to proxy", exc)
+                return translate_network_error(exc, client.where, client.target.proxy)
 
-    return Counting
+            def waited_too_long() -> BaseException:
+                return ConnectTimeoutError(self, "another connection attempt to this host is still unanswered")
+
+            wait = self.timeout if isinstance(self.timeout, (int, float)) else CONNECT_TIMEOUT
+            with client.breaker.attempt(translate, wait, waited_too_long):
+                with client.stats.lock:
+                    client.stats.connects += 1
+                super().connect()
+            if isinstance(self, urllib3.connection.HTTPSConnection):
+                with client.stats.lock:
+                    client.stats.handshakes += 1
+
+    return Guarded
 
 
 def b64decode_field(value: str | None) -> bytes:

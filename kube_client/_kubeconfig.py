@@ -38,6 +38,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from ._errors import ConfigError
+from ._urls import redact_url
+from ._yamlsafe import check_aliases
 
 __all__ = [
     "EXEC_API_VERSIONS",
@@ -234,6 +236,11 @@ class ClusterEntry:
     proxy_url: str = field(default="", repr=False)  # may carry user:password
     exec_config: Any = field(default=None, repr=False)  # the client.authentication.k8s.io/exec extension
 
+    @property
+    def display(self) -> str:
+        """``server`` as messages and reports show it: without a ``user:password@`` part."""
+        return redact_url(self.server)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ContextView:
@@ -358,7 +365,7 @@ def parse_document(raw: bytes, *, source: str) -> Mapping[str, Any]:
         doc = {}
     if not isinstance(doc, dict):
         raise ConfigError("is not a kubeconfig (expected a mapping at the top level)", source=source)
-    return doc
+    return check_aliases(doc, source=source)  # type: ignore[no-any-return]
 
 
 def file_mode_problem(path: Path) -> str:
@@ -500,9 +507,9 @@ def _check_server(server: str, origin: Path, where: str) -> None:
     from ._urls import split_url
 
     if not server.startswith(("https://", "http://")):
-        raise ConfigError(f"server {server!r} is not an http(s) URL", source=str(origin))
+        raise ConfigError(f"server {redact_url(server)!r} is not an http(s) URL", source=str(origin))
     if split_url(server, sendable=False) is None:
-        raise ConfigError(f"server {server!r} is not a valid URL (scheme://host[:port], port 1-65535)",
+        raise ConfigError(f"server {redact_url(server)!r} is not a valid URL (scheme://host[:port], port 1-65535)",
                           source=f"{origin}: {where}.server",
                           fix="fix the address; an IPv6 host goes in brackets: https://[::1]:6443")
 

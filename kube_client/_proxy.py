@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import socket
+from http import HTTPStatus
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -24,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 from ._errors import ConfigError, UnreachableError
 from ._urls import split_url
 
-__all__ = ["Proxy", "choose_proxy", "open_tunnel"]
+__all__ = ["Proxy", "choose_proxy", "open_tunnel", "tunnel_refused"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -148,7 +149,7 @@ def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> socket.so
         raise UnreachableError(f"DNS: cannot resolve the {proxy.display} ({exc.strerror})", step="proxy", transient=False,
                                fix="check the proxy address") from None
     except ConnectionRefusedError:
-        raise UnreachableError(f"connection to the {proxy.display} refused", step="proxy", transient=True,
+        raise UnreachableError(f"connection to the {proxy.display} refused", step="proxy", transient=False,
                                fix="check the proxy address, or that the proxy runs") from None
     except TimeoutError:
         raise UnreachableError(f"no answer from the {proxy.display}", step="proxy", transient=True,
@@ -172,14 +173,23 @@ def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> socket.so
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or fields[1] != "200":
         sock.close()
-        code = fields[1] if len(fields) > 1 else "?"
-        fix = {
-            "407": "the proxy wants credentials: put them in the proxy URL (http://user:password@host:port)",
-            "403": "the proxy does not allow this destination: ask for it to be allowed, or add the server to NO_PROXY",
-        }.get(code, f"the proxy could not reach {authority}: check the server address and that the API server runs")
-        raise UnreachableError(f"the {proxy.display} refused the tunnel to {authority}: {status_line[:120]}", step="proxy",
-                               transient=code in ("502", "503", "504"), fix=fix)
+        raise tunnel_refused(proxy, authority, fields[1] if len(fields) > 1 else "?")
     return sock
+
+
+def tunnel_refused(proxy: Proxy, authority: str, code: str) -> UnreachableError:
+    """The proxy answered CONNECT with ``code``: the status in our words (the proxy's own reason
+    text and body are foreign and never quoted), and what to do about it."""
+    try:
+        said = f"{code} {HTTPStatus(int(code)).phrase}"
+    except ValueError:
+        said = f"HTTP {code[:3]!r}" if not code.isdigit() else f"HTTP {code[:3]}"
+    fix = {
+        "407": "the proxy wants credentials: put them in the proxy URL (http://user:password@host:port)",
+        "403": "the proxy does not allow this destination: ask for it to be allowed, or add the server to NO_PROXY",
+    }.get(code, f"the proxy could not reach {authority}: check the server address and that the API server runs")
+    return UnreachableError(f"the {proxy.display} refused the tunnel to {authority}: {said}", step="proxy",
+                            transient=code in ("502", "503", "504"), fix=fix)
 
 
 def _read_head(sock: socket.socket, limit: int = 16384) -> str:

@@ -1,37 +1,119 @@
-"""The one retry policy: transient failures only, never past the run's deadline.
+"""The one retry policy: transient failures only, never past the run's deadline; and the
+circuit breaker that stops retrying a host that cannot be reached at all.
 
-Transient: connection refused or reset, no answer in time, 429 and 5xx (``ClusterError.
-transient``). Never retried: 401, 403, 404, 409, and TLS/x509 failures, which repeat exactly
-(design notes: "Retry only what is transient ... never retry 401, 403 or an x509 error").
+Transient: a reset connection, no answer in time, 429 and 5xx (``ClusterError.transient``).
+Never retried: 401, 403, 404, 409, a refused connection, a name that does not resolve, and
+TLS/x509 failures, which repeat exactly (design notes: "Retry only what is transient ...
+A refused connection or a name that does not resolve fails that host at once").
 ``stop_before_delay`` counts the upcoming sleep, so a retry never starts past the deadline.
+
+A 429 or 5xx with ``Retry-After`` (API Priority and Fairness sends it) waits that long, as
+client-go's ``checkWait`` does, and gives up at once when that wait would cross the deadline.
+
+``Breaker``: after a refused connection, a name that does not resolve or a failed TLS
+handshake, every later request to that host fails at once with the same error, without a
+connection attempt. Until one connection to the host has succeeded, connection attempts take
+turns (one at a time), so a dead host costs one attempt, not one per concurrent request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
-from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential, wait_random
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_delay, wait_exponential, wait_random
 
 from ._deadline import Deadline
-from ._errors import ClusterError
+from ._errors import ClusterError, UnreachableError
 
-__all__ = ["is_transient", "with_retries"]
+__all__ = ["Breaker", "is_transient", "with_retries"]
 
 T = TypeVar("T")
+
+# The failures that say "this host cannot be reached at all": the same answer every time.
+TRIPPING_STEPS = frozenset({"dns", "connect", "tls", "proxy"})
 
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ClusterError) and exc.transient
 
 
+_backoff = wait_exponential(multiplier=0.1, max=2) + wait_random(0, 0.1)
+
+
+def _wait(state: RetryCallState) -> float:
+    """0.1 s, 0.2 s, 0.4 s ... capped at 2 s, plus jitter so parallel facts do not align; or
+    the server's Retry-After when it sent one (client-go honours it the same way)."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    asked = getattr(exc, "retry_after", None)
+    return float(asked) if isinstance(asked, (int, float)) and asked > 0 else _backoff(state)
+
+
 def with_retries(deadline: Deadline, attempt: Callable[[], T]) -> T:
     """Call ``attempt`` until it succeeds, fails for good, or the deadline is near."""
     retrying = Retrying(
         stop=stop_before_delay(deadline.remaining()),
-        # 0.1 s, 0.2 s, 0.4 s ... capped at 2 s, plus jitter so parallel facts do not align
-        wait=wait_exponential(multiplier=0.1, max=2) + wait_random(0, 0.1),
+        wait=_wait,
         retry=retry_if_exception(is_transient),
         reraise=True,
     )
     return retrying(attempt)
+
+
+class Breaker:
+    """One host's circuit breaker (see the module notes). Thread-safe; one per client."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._turn = threading.Lock()  # held by the one connection attempt in flight until a first success
+        self._open: UnreachableError | None = None
+        self._proven = False
+        self.attempts = 0  # connection attempts made (a tripped breaker makes none)
+
+    @staticmethod
+    def trips_on(err: BaseException) -> bool:
+        return isinstance(err, UnreachableError) and not err.transient and err.step in TRIPPING_STEPS
+
+    @property
+    def tripped(self) -> UnreachableError | None:
+        return self._open
+
+    def check(self) -> None:
+        """Raise the error that tripped the breaker (a fresh copy: threads raise it at once)."""
+        err = self._open
+        if err is not None:
+            raise UnreachableError(err.message, step=err.step, transient=False, fix=err.fix)
+
+    def record(self, err: BaseException) -> None:
+        if isinstance(err, UnreachableError) and self.trips_on(err):
+            with self._lock:
+                if self._open is None:
+                    self._open = err
+
+    @contextmanager
+    def attempt(self, translate: Callable[[BaseException], BaseException], wait: float, on_wait_timeout: Callable[[], BaseException]
+                ) -> Iterator[None]:
+        """Guard one connection attempt: fail at once when open; take turns until proven;
+        record a failure, translated by ``translate``, before the next attempt may start."""
+        self.check()
+        held = False
+        if not self._proven:
+            held = self._turn.acquire(timeout=max(0.0, wait))
+            if not held:
+                raise on_wait_timeout()
+        try:
+            self.check()  # the attempt we waited for may have tripped it
+            with self._lock:
+                self.attempts += 1
+            yield
+        except BaseException as exc:
+            if not isinstance(exc, UnreachableError):  # ours already: the breaker itself, or a copy of its error
+                self.record(translate(exc))
+            raise
+        else:
+            self._proven = True
+        finally:
+            if held:
+                self._turn.release()

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ._errors import ConfigError
+from ._names import check_namespace
 from ._kubeconfig import ClusterEntry, ContextView, Credentials, Material, default_paths, load_kubeconfig, provider_token
 from ._pem import key_matches, load_certificates, load_private_key
 from ._proxy import Proxy, choose_proxy
@@ -57,7 +58,7 @@ class Target:
         return self.cluster.tls_server_name or self.host
 
     def describe(self) -> str:
-        return f"context {self.context!r}, server {self.cluster.server}, namespace {self.namespace}"
+        return f"context {self.context!r}, server {self.cluster.display}, namespace {self.namespace}"
 
 
 def _in_cluster(environ: Mapping[str, str], namespace: str | None, sa_dir: Path) -> Target | None:
@@ -73,6 +74,7 @@ def _in_cluster(environ: Mapping[str, str], namespace: str | None, sa_dir: Path)
     ca_path = sa_dir / "ca.crt"
     ca = Material(source=str(ca_path), data=ca_path.read_bytes(), path=ca_path) if ca_path.exists() else None
     pod_ns = (sa_dir / "namespace").read_text().strip() if (sa_dir / "namespace").exists() else "default"
+    check_namespace(namespace or pod_ns, source="-n" if namespace else str(sa_dir / "namespace"))
     return Target(
         context="in-cluster",
         cluster=ClusterEntry(name="in-cluster", server=server, ca=ca),
@@ -109,7 +111,7 @@ def resolve_target(
             fix=exec_spec.install_hint.strip() or f"install {exec_spec.command} or put it on PATH",
         )
     if split_url(view.cluster.server) is None:  # the kubeconfig layer checked it without urllib3; urllib3 sends it
-        raise ConfigError(f"server {view.cluster.server!r} is not a valid URL", source=f"{view.origin}: clusters[{view.cluster.name}].server",
+        raise ConfigError(f"server {view.cluster.display!r} is not a valid URL", source=f"{view.origin}: clusters[{view.cluster.name}].server",
                           fix="fix the address; an IPv6 host goes in brackets: https://[::1]:6443")
     credentials = view.credentials
     if credentials.provider is not None:
@@ -121,6 +123,7 @@ def resolve_target(
         if id_token is not None:
             credentials = replace(credentials, token=id_token)
     ns, source = (namespace, "flag") if namespace else ((view.namespace, "context") if view.namespace else ("default", "default"))
+    check_namespace(ns, source="-n" if source == "flag" else f"{view.origin}: contexts[{view.name}].namespace")
     return Target(
         context=view.name,
         cluster=view.cluster,

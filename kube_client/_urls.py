@@ -7,9 +7,20 @@ check here first and turn ``None`` into one ConfigError naming the field.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import SplitResult, urlsplit
 
-__all__ = ["split_url"]
+__all__ = ["redact_url", "split_url"]
+
+# "scheme://userinfo@": the userinfo may hold a password (or be a token); parsed leniently,
+# so a URL too malformed for urlsplit is still redacted before it is quoted in a message.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@")
+
+
+def redact_url(raw: str) -> str:
+    """``raw`` without its ``user:password@`` part, as ``Proxy.display`` shows a proxy: what
+    messages, the progress line and reports print in place of a server URL."""
+    return _USERINFO.sub(lambda m: m.group(1) or "", raw)
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 

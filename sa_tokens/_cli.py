@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,22 @@ from . import __version__
 from ._names import check_namespace, check_subdomain
 
 _ctx = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _timeout(raw: str | None, wait: float) -> float:
+    """--timeout in seconds: the deadline of the whole run, as for preflight check."""
+    from kube_client._durations import parse_duration
+
+    from ._api import REQUEST_BUDGET
+
+    return wait + REQUEST_BUDGET if raw is None else parse_duration(raw, name="--timeout").total_seconds()
+
+
+def _timeout_option(default: str) -> Callable[[Any], Any]:
+    option: Callable[[Any], Any] = click.option(
+        "--timeout", metavar="DURATION", default=None,
+        help=f"Deadline for the whole run; requests and waits end there, as for preflight check.  [default: {default}]")
+    return option
 
 
 def _target_options(fn: Any) -> Any:
@@ -78,19 +94,13 @@ def _write_outputs(result: Any, kubeconfig_out: Path | None, token_out: str | No
 
 
 def _check_paths(*paths: Path | str | None) -> None:
-    from kube_client._errors import ConfigError
+    """Checked before any request, so a bad path costs no orphaned Secret: each is proven by
+    creating (and removing) the temporary file its write will rename."""
+    from kube_client._files import prove_writable
 
     for p in paths:
-        if p in (None, "-"):
-            continue
-        parent = Path(p).parent
-        if not parent.is_dir():
-            raise ConfigError(f"folder {parent} does not exist", source=str(p))
-        # Checked before anything is created, so a bad path costs no orphaned Secret.
-        if Path(p).is_dir():
-            raise ConfigError("is a folder, not a file", source=str(p))
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise ConfigError(f"folder {parent} is not writable", source=str(p))
+        if p not in (None, "-"):
+            prove_writable(Path(p))
 
 
 def _jenkins_options(fn: Any) -> Any:
@@ -183,10 +193,11 @@ def cli() -> None:
 @click.option("--certificate-authority", "ca_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="CA file for --kubeconfig-out (default: the current context's CA).")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_timeout_option("--wait + 20s")
 @_jenkins_options
 @_target_options
 def ensure(service_account: str, namespace: str | None, create_sa: bool, secret_name: str | None, wait_for: str, force_create: bool,
-           kubeconfig_out: Path | None, token_out: str | None, server: str | None, ca_file: Path | None, output: str,
+           kubeconfig_out: Path | None, token_out: str | None, server: str | None, ca_file: Path | None, output: str, timeout: str | None,
            kubeconfig: str | None, context: str | None, **jenkins_opts: Any) -> int:
     """Make sure SERVICEACCOUNT has a filled, working long-lived token Secret (idempotent).
 
@@ -200,10 +211,11 @@ def ensure(service_account: str, namespace: str | None, create_sa: bool, secret_
         check_namespace(namespace)
     _check_paths(kubeconfig_out, token_out)
     wait = parse_duration(wait_for, name="--wait").total_seconds()
+    deadline = _timeout(timeout, wait)
     ns = _namespace(kubeconfig, context, namespace)
     publisher = _jenkins_publisher(jenkins_opts, ns, service_account)
     result = do_ensure(ns, service_account, kubeconfig=kubeconfig, context=context, create_sa=create_sa,
-                       secret_name=secret_name, wait=wait, force_create=force_create)
+                       secret_name=secret_name, wait=wait, force_create=force_create, timeout=deadline)
     _outputs(result, kubeconfig_out, token_out, server, ca_file, kubeconfig, context)
     published = (_publish(publisher, result, lambda: _kubeconfig_text(result, server, ca_file, kubeconfig, context), rotating=False)
                  if publisher else None)
@@ -220,15 +232,16 @@ def ensure(service_account: str, namespace: str | None, create_sa: bool, secret_
 @click.option("-n", "--namespace", help="Namespace (default: the context's).")
 @click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_timeout_option("20s")
 @_target_options
-def status(namespace: str | None, all_namespaces: bool, output: str, kubeconfig: str | None, context: str | None) -> int:
+def status(namespace: str | None, all_namespaces: bool, output: str, timeout: str | None, kubeconfig: str | None, context: str | None) -> int:
     """Every ServiceAccount's token: manual, auto (listed, subject to the cleaner) or none."""
     from ._api import status as do_status
 
     if namespace and all_namespaces:
         raise click.UsageError("-n and -A exclude each other")
     scope = None if all_namespaces else _namespace(kubeconfig, context, namespace)
-    report = do_status(scope, kubeconfig=kubeconfig, context=context)
+    report = do_status(scope, kubeconfig=kubeconfig, context=context, timeout=_timeout(timeout, 0.0))
     if output == "json":
         click.echo(json.dumps({"accounts": [a.as_dict() for a in report.accounts], "requests": report.requests}, indent=2))
         return 0
@@ -251,10 +264,11 @@ def status(namespace: str | None, all_namespaces: bool, output: str, kubeconfig:
 @click.option("--wait", "wait_for", default="60s", show_default=True, help="How long to wait for the new Secret to be filled.")
 @click.option("--kubeconfig-out", type=click.Path(path_type=Path, dir_okay=False), help="Write a kubeconfig for the new token (0600).")
 @click.option("--token-out", metavar="FILE|-", help="Write the new token to FILE (0600), or to stdout with '-'.")
+@_timeout_option("--wait + 20s, plus --grace")
 @_jenkins_options
 @_target_options
 def rotate(service_account: str, namespace: str | None, grace: str, wait_for: str, kubeconfig_out: Path | None,
-           token_out: str | None, kubeconfig: str | None, context: str | None, **jenkins_opts: Any) -> int:
+           token_out: str | None, timeout: str | None, kubeconfig: str | None, context: str | None, **jenkins_opts: Any) -> int:
     """Create and verify a new token Secret, then delete the old ones after --grace.
 
     With --jenkins-credential, the credential is updated with the new token before the grace
@@ -277,8 +291,9 @@ def rotate(service_account: str, namespace: str | None, grace: str, wait_for: st
             _publish(publisher, result, lambda: _kubeconfig_text(result, None, None, kubeconfig, context), rotating=True)
         click.echo(f"sa-tokens: new token {result.namespace}/{result.secret} verified; old tokens deleted in {grace}", err=True)
 
+    wait = parse_duration(wait_for, name="--wait").total_seconds()
     result = do_rotate(ns, service_account, grace=grace_s, kubeconfig=kubeconfig, context=context,
-                       wait=parse_duration(wait_for, name="--wait").total_seconds(), before_delete=published)
+                       wait=wait, before_delete=published, timeout=_timeout(timeout, wait))
     click.echo(f"{result.new.identity}: now {result.new.namespace}/{result.new.secret}; deleted {', '.join(result.deleted) or 'nothing'}",
                err=token_out == "-")
     return 0

@@ -186,7 +186,7 @@ class _Ensurer:
     def wait_filled(self, secret: dict[str, Any]) -> dict[str, Any]:
         if token_filled(secret):
             return secret
-        deadline = time.monotonic() + self.wait
+        deadline = time.monotonic() + min(self.wait, self.client.deadline.remaining())  # never past the run's --timeout
         version = str(_meta(secret).get("resourceVersion") or "0")
         while time.monotonic() < deadline:
             try:
@@ -320,7 +320,7 @@ def ensure_token(
     account = e.account()
     if account is None:
         if not e.namespace_exists():
-            raise ConfigError(f"namespace {namespace!r} does not exist on {client.target.cluster.server}",
+            raise ConfigError(f"namespace {namespace!r} does not exist on {client.where}",
                               fix="create it, or pass the right -n")
         if not create_sa:
             raise EnsureError(f"ServiceAccount {namespace}/{name} does not exist", fix="create it, or pass --create-sa")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 from pathlib import Path
 
 import yaml
 
-from kube_client._errors import ConfigError
+from kube_client._files import write_atomic
 
 __all__ = ["kubeconfig_for", "write_secret_file"]
 
@@ -39,22 +37,6 @@ def kubeconfig_for(*, server: str, ca_pem: bytes | None, namespace: str, account
 
 
 def write_secret_file(path: Path, text: str) -> None:
-    """Write ``text`` readable only by its owner; readers see the old file or the new one, and a
-    failed write leaves neither a partial file nor the temporary one. Raises ``ConfigError``."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)  # mkstemp creates it 0600
-    except OSError as exc:
-        raise ConfigError(f"cannot write into {folder}: {exc.strerror}", source=str(path)) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {path}: {exc.strerror}", source=str(path)) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` readable only by its owner, in one rename (the client layer's writer).
+    Raises ``ConfigError``."""
+    write_atomic(path, text, mode=0o600)

@@ -172,7 +172,7 @@ def judge_credentials(view: ContextView, now: datetime, expiry: ExpiryPolicy, *,
 def judge_tls(view: ContextView, now: datetime, expiry: ExpiryPolicy) -> Finding:
     """``kubeconfig.tls``: how the client will verify the API server."""
     cluster = view.cluster
-    evidence: dict[str, object] = {"context": view.name, "cluster": cluster.name, "server": cluster.server}
+    evidence: dict[str, object] = {"context": view.name, "cluster": cluster.name, "server": cluster.display}
     if cluster.insecure:
         return Finding(
             outcome=Outcome.WARN,
@@ -183,7 +183,7 @@ def judge_tls(view: ContextView, now: datetime, expiry: ExpiryPolicy) -> Finding
     if not cluster.server.startswith("https://"):
         return Finding(
             outcome=Outcome.WARN,
-            message=f"server {cluster.server} is not https: credentials travel in the clear",
+            message=f"server {cluster.display} is not https: credentials travel in the clear",
             evidence=evidence,
         )
     if cluster.ca is None:

@@ -14,9 +14,10 @@ from .._facts.x509 import describe, rfc3339
 
 __all__ = ["node_restarts", "node_served_certs"]
 
-# mtime and process start come from different clocks' rounding; a file written in the same
-# second the process started was written before it read it (kubeadm writes, then starts).
-_SAME_MOMENT = timedelta(seconds=1)
+# A process's start is known to a clock tick (10 ms) after a boot time known to 10 ms
+# (/proc/uptime); mtimes to the nanosecond. A file written within this of the start was written
+# before the process read it (kubeadm writes, then starts); one written later was not loaded.
+SAME_MOMENT = timedelta(milliseconds=50)
 
 
 def _pair_name(path: str) -> str:
@@ -65,7 +66,7 @@ def node_restarts(policy: Any, node: NodeFacts) -> Finding:
     evidence: dict[str, Any] = {"processes": []}
     behind = []
     for p in node.processes:
-        newer = {f: a for f, a in p.files.items() if a.modified > p.started + _SAME_MOMENT}
+        newer = {f: a for f, a in p.files.items() if a.modified > p.started + SAME_MOMENT}
         must_restart = {f: a for f, a in newer.items() if not a.reloaded}
         evidence["processes"].append({
             "component": p.component, "pid": p.pid, "started": rfc3339(p.started),

@@ -24,7 +24,7 @@ def tls_serving_cert(target: Target, policy: Policy, probe: TlsProbe | FactError
         return Finding(outcome=Outcome.SKIP, message="no TLS handshake: see api.reachable")
     if not target.cluster.server.startswith("https://"):
         return Finding(outcome=Outcome.SKIP,
-                       message=f"{target.cluster.server} is plain http: no certificate to check, and nothing on the wire is encrypted")
+                       message=f"{target.cluster.display} is plain http: no certificate to check, and nothing on the wire is encrypted")
     if not probe.chain:
         return Finding(outcome=Outcome.ERROR, message="the server completed TLS but presented no certificate")
     certs = [load_certificates(der, source=f"certificate served by {probe.host}:{probe.port}")[0] for der in probe.chain]

@@ -43,7 +43,7 @@ from .._facts.policy import ExpiryPolicy, Policy
 if TYPE_CHECKING:
     from .._collect.chart import ChartSource
 
-__all__ = ["API_REACHABLE", "CheckRequest", "check_table", "node_checks", "run_check"]
+__all__ = ["API_REACHABLE", "CheckRequest", "check_table", "node_checks", "run_check", "wait_for_api"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +51,7 @@ class CheckRequest:
     target: Target
     timeout: float
     expiry: ExpiryPolicy
+    wait_for_api: float = 0.0  # --wait-for-api: seconds to wait for the API server to answer, before the run
     now: datetime
     deep: bool = False
     service_account: tuple[str, str] | None = None
@@ -101,7 +102,7 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False,
         table.append(Check(id="controlplane.token-controller", needs=("canary", "leases"), run=controlplane_token_controller,
                            tolerates=("canary", "leases")))
     table += [
-        Check(id="auth.permissions", needs=("access", "discovery"), run=partial(auth_permissions, target)),
+        Check(id="auth.permissions", needs=("access", "discovery"), run=partial(auth_permissions, target), skip_when_forbidden=False),
         Check(id="serviceaccount.token", needs=("service_account", "version", "leases"),
               run=partial(serviceaccount_token, explicit=explicit_service_account), tolerates=("version", "leases")),
         Check(id="rbac.subjects", needs=("bindings",), run=rbac_subjects),
@@ -131,6 +132,15 @@ def _token_ensurer() -> EnsureToken:
         return ensure_token(client, namespace, name, wait=wait)
 
     return ensure
+
+
+def wait_for_api(request: CheckRequest) -> bool:
+    """--wait-for-api: wait for /version to answer, before the run's own --timeout starts."""
+    client = KubeClient(request.target, Deadline(request.wait_for_api))
+    try:
+        return client.wait_until_reachable(request.wait_for_api)
+    finally:
+        client.close()
 
 
 def run_check(request: CheckRequest) -> Report:
@@ -169,13 +179,13 @@ def run_check(request: CheckRequest) -> Report:
         cleanups.run()
     if exists is False and not request.create_namespace:
         raise ConfigError(
-            f"namespace {target.namespace!r} does not exist on {target.cluster.server}",
+            f"namespace {target.namespace!r} does not exist on {target.cluster.display}",
             fix="create it, pass the right -n, or add --create-namespace as you would to helm",
         )
     client = facts.get_or_error("client")
     probed = not isinstance(facts.get_or_error("probe"), FactError)
     meta = {
-        "target": {"context": target.context, "server": target.cluster.server, "namespace": target.namespace},
+        "target": {"context": target.context, "server": target.cluster.display, "namespace": target.namespace},
         "http_requests": client.stats.requests if isinstance(client, KubeClient) else 0,
         "tls_handshakes": (client.tls_handshakes if isinstance(client, KubeClient) else 0) + int(probed),
     }

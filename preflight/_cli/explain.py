@@ -59,7 +59,7 @@ def run_explain(request: ExplainRequest) -> Report:
     client = facts.get_or_error("client")
     probed = not isinstance(facts.get_or_error("probe"), FactError)
     meta = {
-        "target": {"context": target.context, "server": target.cluster.server, "namespace": target.namespace},
+        "target": {"context": target.context, "server": target.cluster.display, "namespace": target.namespace},
         "release": request.release,
         "http_requests": client.stats.requests if isinstance(client, KubeClient) else 0,
         "tls_handshakes": (client.tls_handshakes if isinstance(client, KubeClient) else 0) + int(probed),

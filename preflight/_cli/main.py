@@ -20,7 +20,6 @@ from typing import Any
 import click
 
 from kube_client._boundary import interrupt_on_sigterm, invoke
-from kube_client._errors import ConfigError
 
 from .. import __version__
 from .._engine.model import Report
@@ -38,15 +37,13 @@ class OutputOptions:
     strict: bool
 
     def validate(self) -> None:
-        """Refuse unwritable report paths before any work, so nothing is half done."""
+        """Refuse unwritable report paths before any work, so nothing is half done: each is
+        proven by creating (and removing) the temporary file its write will rename."""
+        from kube_client._files import prove_writable
+
         for flag, path in (("--junit", self.junit), ("--markdown", self.markdown)):
-            if path is None:
-                continue
-            parent = path.parent if str(path.parent) else Path(".")
-            if not parent.is_dir():
-                raise ConfigError(f"{flag}: folder {parent} does not exist", fix="create it or choose another path")
-            if not os.access(parent, os.W_OK):
-                raise ConfigError(f"{flag}: folder {parent} is not writable")
+            if path is not None:
+                prove_writable(path, what=flag)
 
 
 def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -207,6 +204,9 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.option("--context", type=str, help="The kubeconfig context to use (default: current-context).")
 @click.option("-n", "--namespace", type=str, help="The namespace the deploy goes to (default: the context's, else default).")
 @click.option("--timeout", default="20s", show_default=True, help="Deadline for the whole run.")
+@click.option("--wait-for-api", "wait_for_api", metavar="DURATION", default="0s", show_default=True,
+              help="First wait up to DURATION for the API server to answer (a restarting one refuses or answers 503), "
+                   "then check with the full --timeout; as cmctl check api --wait.")
 @click.option("--release", default="", help="The Helm release to check for a stuck pending-* state.")
 @click.option("--helm-timeout", default="5m", show_default=True, help="Your helm --timeout: a pending release younger than this is a deploy in progress.")
 @click.option("--manifests", metavar="FILE", help="Rendered manifests (helm template ... > FILE, or - for stdin): check "
@@ -238,7 +238,7 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @output_options
 @click.pass_context
 def check(
-    ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, release: str,
+    ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, wait_for_api: str, release: str,
     helm_timeout: str, manifests: str | None, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
     set_strings: tuple[str, ...], set_files: tuple[str, ...], set_jsons: tuple[str, ...], set_literals: tuple[str, ...],
     no_simulate: bool, helm_major: str | None, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
@@ -286,6 +286,7 @@ def check(
     request = CheckRequest(
         target=target,
         timeout=parse_duration(timeout, name="--timeout").total_seconds(),
+        wait_for_api=parse_duration(wait_for_api, name="--wait-for-api").total_seconds(),
         expiry=_expiry(warn_within, fail_within),
         now=_now(ctx),
         deep=deep,
@@ -304,6 +305,12 @@ def check(
     )
     if not quiet:
         click.echo(f"preflight: checking {request.target.describe()}", err=True)
+    if request.wait_for_api > 0:
+        from .check import wait_for_api as wait
+
+        answered = wait(request)
+        if not quiet:
+            click.echo(f"preflight: the API server {'answers' if answered else f'did not answer within {wait_for_api}'}", err=True)
     return emit(run_check(request), opts)
 
 

@@ -25,7 +25,7 @@ from kube_client._cluster import (
     read_leases,
     read_version,
 )
-from kube_client._errors import ForbiddenError, NotFoundError
+from kube_client._errors import ForbiddenError, NotFoundError, not_kubernetes
 from kube_client._http import KubeClient
 from kube_client._kubeconfig import decode_jwt_claims
 from kube_client._parallel import parallel
@@ -206,7 +206,9 @@ class CheckCollectors:
     def namespace(self, facts: Facts) -> bool:
         try:
             self._client(facts).get(f"/api/v1/namespaces/{quote(self.target.namespace)}")
-        except NotFoundError:
+        except NotFoundError as exc:
+            if not exc.kubernetes:  # a bare 404: whatever answers there does not know namespaces
+                raise not_kubernetes(self.target.cluster.display, "GET /api/v1/namespaces/... with a bare HTTP 404") from None
             return False
         return True
 

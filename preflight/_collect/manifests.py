@@ -26,9 +26,12 @@ def read_manifest_objects(path: str) -> list[Mapping[str, Any]]:
 
     source = "stdin" if path == "-" else path
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        # bytes, decoded strictly: a text stdin would hand binary input on as lone surrogates
+        stdin = getattr(sys.stdin, "buffer", None)
+        raw = (stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8")) if path == "-" else Path(path).read_bytes()
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read manifests: {exc.strerror}", source=source) from None
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:
         raise ConfigError(f"not valid YAML ({type(exc).__name__})", source=source, fix="pass the output of helm template") from None
     return load_objects(text, source=source)

@@ -80,7 +80,7 @@ def explain_collectors(target: Target, release_name: str, helm_driver: str) -> d
         items = (resp.data or {}).get("items") or []
         if not items:
             if facts.get_or_error("namespace") is False:
-                raise ConfigError(f"namespace {ns!r} does not exist on {target.cluster.server}", fix="pass the release's -n")
+                raise ConfigError(f"namespace {ns!r} does not exist on {target.cluster.display}", fix="pass the release's -n")
             raise ConfigError(f"no release {release_name!r} in namespace {ns} (no {kind} labelled owner=helm,name={release_name})",
                               fix=f"helm list -n {ns} -a shows the releases there; pass the right --release and -n")
 

@@ -8,6 +8,11 @@ only counts skipped tests): fail -> <failure>, error -> <error>, skip -> <skippe
 warn -> <skipped message="warning: ..."> so warnings are listed on the test page without
 changing the build result; with ``--strict`` a warning is a <failure>, as the exit code is.
 
+Every renderer first passes the report through ``printable``: control characters (C0 but
+tab, DEL, C1) and lone surrogates go, whoever wrote the text (an exec plugin printing colour
+codes made the JUnit file invalid XML, which Jenkins' junit step rejects). Messages become one
+line; evidence keeps its line breaks (a ready-to-apply Role is YAML).
+
 What this module does not do: decide outcomes or exit codes (the Report does), or write
 partial files (``write_atomic`` replaces the target in one rename).
 """
@@ -16,10 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from pathlib import Path
+from dataclasses import replace
+from typing import Any
+
+from kube_client._files import write_atomic
 
 from .model import Finding, Outcome, Report
 
@@ -34,6 +42,36 @@ _COLORS = {
     Outcome.ERROR: "35;1",
     Outcome.SKIP: "2",
 }
+
+
+# Control characters but tab (and, where kept, line feed), DEL, C1, lone surrogates, and the
+# two XML non-characters.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_UNPRINTABLE_KEEP_LF = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str, *, lines: bool) -> str:
+    if lines:
+        return _UNPRINTABLE_KEEP_LF.sub("", value.replace("\r\n", "\n"))
+    return _UNPRINTABLE.sub("", value.replace("\r\n", " ").replace("\n", " "))
+
+
+def _deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return _text(value, lines=True)
+    if isinstance(value, dict):
+        return {_deep(k): _deep(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_deep(v) for v in value]
+    return value
+
+
+def printable(report: Report) -> Report:
+    """``report`` with every string safe for a terminal and for XML (see the module notes)."""
+    findings = [replace(f, id=_text(f.id, lines=False), message=_text(f.message, lines=False),
+                        remediation=_text(f.remediation, lines=False), evidence=_deep(dict(f.evidence)))
+                for f in report.findings]
+    return replace(report, findings=findings, meta=_deep(dict(report.meta)))
 
 
 def use_color(stream: object, environ: dict[str, str] | None = None) -> bool:
@@ -55,6 +93,7 @@ def _counts(report: Report) -> str:
 
 
 def render_table(report: Report, *, color: bool = False, strict: bool = False) -> str:
+    report = printable(report)
     def paint(outcome: Outcome, text: str) -> str:
         return f"\x1b[{_COLORS[outcome]}m{text}\x1b[0m" if color else text
 
@@ -77,6 +116,7 @@ def render_table(report: Report, *, color: bool = False, strict: bool = False) -
 
 
 def render_json(report: Report, *, strict: bool = False) -> str:
+    report = printable(report)
     doc = {
         "schema": SCHEMA,
         "checks": [f.as_dict() for f in report.findings],
@@ -91,6 +131,7 @@ def _junit_name(f: Finding, ambiguous: set[str]) -> str:
 
 
 def render_junit(report: Report, *, strict: bool = False, suite: str = "preflight") -> str:
+    report = printable(report)
     ambiguous = {i for i, n in Counter(f.id for f in report.findings).items() if n > 1}
     failures = errors = skipped = 0
     cases = []
@@ -136,6 +177,7 @@ def _md(text: str) -> str:
 
 
 def render_markdown(report: Report, *, strict: bool = False, title: str = "preflight") -> str:
+    report = printable(report)
     lines = [
         f"### {title}: {_verdict(report, strict)} ({_counts(report)})",
         "",
@@ -148,16 +190,3 @@ def render_markdown(report: Report, *, strict: bool = False, title: str = "prefl
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` in one rename: readers see the old file or the new one."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

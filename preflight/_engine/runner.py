@@ -122,6 +122,9 @@ class Check:
     # Errors this check is the root cause of: when it failed, a later check whose fact failed
     # with one of them is skipped with a pointer here instead of repeating the error.
     explains: tuple[type[BaseException], ...] = ()
+    # A 403 on one of its facts is "not allowed to look" (skip) for an informative check; for a
+    # gate's own question it is "could not look", an error: the gate must not say go.
+    skip_when_forbidden: bool = True
 
 
 BUG_REMEDIATION = "this is a preflight bug; please report it with the JSON output"
@@ -129,6 +132,14 @@ BUG_REMEDIATION = "this is a preflight bug; please report it with the JSON outpu
 
 def _finding_for_fact_error(check: Check, failed: FactError, failed_roots: Sequence[Check]) -> Finding:
     err = failed.error
+    if isinstance(err, ForbiddenError) and not check.skip_when_forbidden:
+        return Finding(
+            id=check.id,
+            outcome=Outcome.ERROR,
+            message=f"could not look: the API server refused {failed.name} (403): {err.message}",
+            remediation=err.fix or "this identity may not ask; grant it the permission named above",
+            evidence={"fact": failed.name, "status": 403},
+        )
     if isinstance(err, ForbiddenError):
         return Finding(
             id=check.id,
@@ -167,6 +178,11 @@ def _finding_for_fact_error(check: Check, failed: FactError, failed_roots: Seque
 def _judge(check: Check, facts: Facts, policy: object, failed_roots: Sequence[Check]) -> list[Finding]:
     values = {name: facts.get_or_error(name) for name in check.needs}
     failed = [v for n, v in values.items() if isinstance(v, FactError) and n not in check.tolerates]
+    for name, value in values.items():
+        if isinstance(value, FactError) and not isinstance(value.error, PreflightError):
+            # A judge that tolerates the fact quotes its error: never a foreign exception's text.
+            values[name] = FactError(name, PreflightError(f"unexpected {describe_bug(value.error)} while collecting {name}",
+                                                          fix=BUG_REMEDIATION))
     if failed:
         return [_finding_for_fact_error(check, failed[0], failed_roots)]
     started = time.monotonic()

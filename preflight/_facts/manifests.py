@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from kube_client._errors import ConfigError
+from kube_client._yamlsafe import check_aliases
 
 from .cluster import Permission
 from .permissions import HELM_STORAGE, expand
@@ -69,8 +70,8 @@ def load_objects(text: str, *, source: str) -> list[Mapping[str, Any]]:
     """The Kubernetes objects (mappings with a string apiVersion and kind) of a multi-document
     YAML text, ``List`` kinds unpacked. Shared by --manifests, --chart and explain."""
     try:
-        docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506
-    except yaml.YAMLError as exc:
+        docs = [check_aliases(doc, source=source) for doc in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))]  # noqa: S506
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
         raise ConfigError(f"not valid YAML ({type(exc).__name__})", source=source, fix="pass the output of helm template") from None
     return _objects(docs)
 

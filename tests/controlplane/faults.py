@@ -25,6 +25,7 @@ one-line description (no secrets) or an address.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -91,8 +92,26 @@ def renew_certificates(cp: ControlPlane) -> list[str]:
     return fallback
 
 
+def _wait_until_every_component_is_older_than(cp: ControlPlane, seconds: float, deadline: float = 10.0) -> None:
+    """A renewal the harness makes right after a restart must be *after* it, measurably: wait
+    (on the process ages, with a deadline) until every running component has run ``seconds``.
+    Ages come from /proc/uptime and the start tick, both good to 10 ms."""
+    hz = os.sysconf("SC_CLK_TCK")
+    give_up = time.monotonic() + deadline
+    while time.monotonic() < give_up:
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        infos = [procs.proc_info(pid) for n in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+                 if (pid := cp.pid(n))]
+        if all(info is None or uptime - info.starttime / hz >= seconds for info in infos):
+            return
+        time.sleep(0.02)
+    raise HarnessError(f"components did not reach an age of {seconds}s within {deadline}s")
+
+
 def renew_without_restart(cp: ControlPlane) -> str:
-    """What the operator did first: renew on disk, restart nothing."""
+    """What the operator did first: renew on disk, restart nothing. Never in the same instant
+    as a restart just before (expire-client-cert restarts the component it breaks)."""
+    _wait_until_every_component_is_older_than(cp, 0.25)  # > node.restarts' SAME_MOMENT (50 ms), with room
     fallback = renew_certificates(cp)
     running = [n for n in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
                if cp.pid(n)]

@@ -56,3 +56,38 @@ def test_served_certificate_differing_from_disk_is_the_not_restarted_apiserver()
 def test_unreachable_endpoints_skip_the_comparison() -> None:
     down = ServedCert(component="etcd", endpoint="127.0.0.1:2379", disk_path="d", served_der=None, disk_der=b"x", disk_mtime=None, problem="refused")
     assert node_served_certs(None, node(served=(down,))).outcome is Outcome.SKIP
+
+
+def test_a_renewal_within_a_second_of_the_start_is_found_and_the_start_itself_is_not() -> None:
+    """_SAME_MOMENT was 1 s (btime is whole seconds): a renewal 0.3 s after a restart was missed.
+    Boot time now comes from /proc/uptime (10 ms), so the margin is SAME_MOMENT."""
+    from datetime import timedelta
+
+    from preflight._checks.node import SAME_MOMENT
+
+    assert SAME_MOMENT <= timedelta(milliseconds=100)
+
+    def kcm(written_after_start: timedelta) -> ProcessInfo:
+        return ProcessInfo(component="kube-controller-manager", pid=42, started=STARTED, args=(), files={
+            "/etc/kubernetes/controller-manager.conf": FileArg(flag="kubeconfig", modified=STARTED + written_after_start, reloaded=False)})
+
+    assert node_restarts(None, node((kcm(timedelta(milliseconds=300)),))).outcome is Outcome.FAIL
+    assert node_restarts(None, node((kcm(timedelta(milliseconds=20)),))).outcome is Outcome.PASS  # written, then started
+    assert node_restarts(None, node((kcm(-timedelta(seconds=1)),))).outcome is Outcome.PASS
+
+
+def test_process_start_times_are_known_to_a_tick_not_a_second() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from preflight._collect.node import _boot_time, _start_time
+
+    before = time.time()
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    after = time.time()
+    try:
+        started = _start_time(child.pid, _boot_time()).timestamp()
+    finally:
+        child.communicate(b"")
+    assert before - 0.1 <= started <= after + 0.1, (before, started, after)  # btime alone was off by up to 1 s

@@ -95,7 +95,16 @@ def test_checks_that_tolerate_a_fact_receive_its_error() -> None:
         return Finding(id="x", outcome=Outcome.FAIL, message=f"explained: {thing.error}")
 
     report = run_checks([Check(id="x", needs=("thing",), run=judge, tolerates=("thing",))], Facts({"thing": failing}, Deadline(5)), policy=Policy())
-    assert report.findings[0].message == "explained: nope"
+    # A foreign error reaches the judge as its type and line, never its text (which may quote a
+    # request header): the judge that quotes it cannot leak it.
+    assert report.findings[0].message.startswith("explained: unexpected ValueError at test_runner.py:")
+    assert "nope" not in report.findings[0].message
+
+    def ours(facts: object) -> None:
+        raise UnreachableError("connection refused", step="connect", transient=False)
+
+    report = run_checks([Check(id="x", needs=("thing",), run=judge, tolerates=("thing",))], Facts({"thing": ours}, Deadline(5)), policy=Policy())
+    assert report.findings[0].message == "explained: connection refused"
 
 
 def test_an_empty_set_of_checks_is_an_error_never_a_silent_pass() -> None:

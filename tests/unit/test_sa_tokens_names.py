@@ -16,6 +16,10 @@ import pytest
 import sa_tokens
 from kube_client._errors import UnreachableError
 from sa_tokens import ConfigError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kube_client._names import quote_name
 from sa_tokens._names import check_namespace, check_subdomain
 from tests.pkifactory import kubeconfig_doc, make_ca, write_kubeconfig
 
@@ -42,8 +46,9 @@ def client(kubeconfig: Path) -> Iterator[object]:
     c.close()
 
 
-INVALID_NAMESPACES = ["Jenkins", "ci_cd", "-ci", "ci-", "ci.prod", "", "a" * 64, "ci prod", "ci\n"]
-INVALID_SUBDOMAINS = ["Jenkins", "ci_bot", "-bot", "bot-", "bot..x", ".bot", "", "a" * 254, "bot/x", "bot\n"]
+INVALID_NAMESPACES = ["Jenkins", "ci_cd", "-ci", "ci-", "ci.prod", "", "a" * 64, "ci prod", "ci\n", "../../kube-system", "..", "ci%2F",
+                      "a" * 300]
+INVALID_SUBDOMAINS = ["Jenkins", "ci_bot", "-bot", "bot-", "bot..x", ".bot", "", "a" * 254, "bot/x", "bot\n", "a" * 300, ".."]
 
 
 @pytest.mark.parametrize("name", ["ci", "a", "a" * 63, "team-a", "0ci9"])
@@ -55,8 +60,8 @@ def test_valid_namespaces_are_returned_unchanged(name: str) -> None:
 def test_invalid_namespaces_are_a_config_error_naming_the_namespace(name: str) -> None:
     with pytest.raises(ConfigError) as info:
         check_namespace(name)
-    assert f"namespace {name!r} is not a valid name" in str(info.value)
-    assert info.value.exit_code == 2
+    assert f"namespace {quote_name(name)} is not a valid name" in str(info.value)
+    assert info.value.exit_code == 2 and str(info.value).endswith("letter or digit)")  # never cut by the message cap
 
 
 @pytest.mark.parametrize("name", ["jenkins", "ci.bot", "a" * 253, "a-b.c-d", "0"])
@@ -68,14 +73,28 @@ def test_valid_subdomains_are_returned_unchanged(name: str) -> None:
 def test_invalid_subdomains_are_a_config_error_naming_what_they_name(name: str) -> None:
     with pytest.raises(ConfigError) as info:
         check_subdomain(name, "Secret")
-    assert f"Secret {name!r} is not a valid name" in str(info.value)
+    assert f"Secret {quote_name(name)} is not a valid name" in str(info.value)
+    assert str(info.value).endswith("letter or digit)")  # the rule and the fix survive the message cap
 
+
+@given(st.text(max_size=400))
+def test_any_refused_name_says_why_and_how_to_fix_it_in_one_line(name: str) -> None:
+    """A 300-character ServiceAccount name used to be cut by the 300-character message cap
+    before "not a valid name" and the limit."""
+    for check, limit in ((lambda n: check_subdomain(n, "ServiceAccount"), "253"), (check_namespace, "63")):
+        try:
+            check(name)
+        except ConfigError as exc:
+            text = str(exc)
+            assert "is not a valid name: " in text and text.endswith("letter or digit)") and "\n" not in text
+            if len(name) > int(limit):
+                assert f"at most {limit} characters" in text and f"({len(name)} characters)" in text
 
 def test_a_valid_request_to_the_closed_port_is_a_connection_error(client: object) -> None:
     # The contrast for the tests below: with valid names the same client does try to connect.
     with pytest.raises(UnreachableError) as info:
         sa_tokens.ensure("ci", "jenkins", client=client)  # type: ignore[arg-type]
-    assert info.value.step in ("connect", "timeout")  # refused, retried until the 1 s deadline
+    assert info.value.step == "connect"  # refused: not retried, the breaker answers every later request
     assert client.stats.requests >= 1  # type: ignore[attr-defined]
 
 
@@ -85,7 +104,7 @@ def test_a_valid_request_to_the_closed_port_is_a_connection_error(client: object
     ("ci", "Jenkins", None, "ServiceAccount 'Jenkins'"),
     ("ci", "jenkins_bot", None, "ServiceAccount 'jenkins_bot'"),
     ("ci", "jenkins", "Jenkins-Token", "Secret 'Jenkins-Token'"),
-    ("ci", "a" * 250, None, f"Secret '{'a' * 250}-token'"),  # a valid account name whose default Secret name is too long
+    ("ci", "a" * 250, None, f"Secret {quote_name('a' * 250 + '-token')}"),  # a valid account name whose default Secret name is too long
 ])
 def test_ensure_rejects_invalid_names_before_any_request(client: object, namespace: str, name: str, secret_name: str | None,
                                                           what: str) -> None:

@@ -1,0 +1,150 @@
+"""Hostile servers for tests: HTTP(S) on 127.0.0.1 that is *not* the Kubernetes API.
+
+Each answers every request the same way (a status, a body, headers), or as a scripted
+sequence, and counts the TCP connections it accepted, so a test can assert a mechanism ("the
+second request made no connection") instead of a timing. Kinds the issue lists: 403 or 404 to
+everything, 429 with Retry-After, a gzip bomb, a plain-HTTP server where TLS is expected.
+Not a fake Kubernetes API: nothing here knows a Kubernetes path or object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Log:
+    connections: int = 0
+    requests: list[tuple[float, str, str]] = field(default_factory=list)  # (monotonic time, method, path)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    log: Log
+    answer: Callable[[int, str, str], Answer]
+
+    def get_request(self):  # type: ignore[no-untyped-def]
+        conn = super().get_request()
+        with self.log.lock:
+            self.log.connections += 1
+        return conn
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        with self.server.log.lock:
+            self.server.log.requests.append((time.monotonic(), self.command, self.path))
+            index = len(self.server.log.requests) - 1
+        answer = self.server.answer(index, self.command, self.path)
+        self.send_response(answer.status)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    do_GET = do_POST = do_DELETE = do_PUT = _answer  # noqa: N815 - http.server's naming
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Running:
+    url: str
+    log: Log
+
+
+@contextlib.contextmanager
+def hostile_server(answer: Answer | Callable[[int, str, str], Answer], *, tls: tuple[bytes, bytes] | None = None) -> Iterator[Running]:
+    """Serve ``answer`` to every request (or ``answer(index, method, path)``), over TLS when
+    ``tls`` is (certificate PEM, key PEM); yields the URL and the log."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.log = Log()
+    server.answer = answer if callable(answer) else (lambda _i, _m, _p: answer)  # type: ignore[assignment,misc]
+    scheme = "http"
+    if tls is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with tempfile.TemporaryDirectory() as folder:
+            cert, key = Path(folder, "tls.crt"), Path(folder, "tls.key")
+            cert.write_bytes(tls[0])
+            key.write_bytes(tls[1])
+            ctx.load_cert_chain(cert, key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield Running(url=f"{scheme}://127.0.0.1:{server.server_port}", log=server.log)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def gzip_bomb(decoded_bytes: int) -> bytes:
+    """``decoded_bytes`` zeros, gzipped (about 1000:1), made a MiB at a time."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as packer:
+        block = b"\0" * (1 << 20)
+        for _ in range(decoded_bytes >> 20):
+            packer.write(block)
+    return out.getvalue()
+
+
+@contextlib.contextmanager
+def black_hole() -> Iterator[tuple[str, Log]]:
+    """A TCP listener that accepts connections and never answers (as tests/controlplane/
+    blackhole.py, in-process): yields its ``127.0.0.1:PORT`` and a log counting connections."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    log = Log()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with log.lock:
+                log.connections += 1
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}", log
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in held:
+            conn.close()
