@@ -78,7 +78,9 @@ def _expiry(warn_within: str, fail_within: str) -> Any:
 
 def emit(report: Report, opts: OutputOptions) -> int:
     """Write the requested reports and return the exit code."""
-    from .._engine.render import render_json, render_junit, render_markdown, render_table, use_color, write_atomic
+    from kube_client._files import write_atomic
+
+    from .._engine.render import render_json, render_junit, render_markdown, render_table, use_color
 
     if opts.junit is not None:
         write_atomic(opts.junit, render_junit(report, strict=opts.strict))

@@ -14,7 +14,7 @@ codes made the JUnit file invalid XML, which Jenkins' junit step rejects). Messa
 line; evidence keeps its line breaks (a ready-to-apply Role is YAML).
 
 What this module does not do: decide outcomes or exit codes (the Report does), or write
-partial files (``write_atomic`` replaces the target in one rename).
+files (the CLI writes them with ``kube_client._files.write_atomic``, in one rename).
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from kube_client._files import write_atomic
-
 from .model import Finding, Outcome, Report
 
-__all__ = ["render_json", "render_junit", "render_markdown", "render_table", "use_color", "write_atomic"]
+__all__ = ["render_json", "render_junit", "render_markdown", "render_table", "use_color"]
 
 SCHEMA = "preflight/v1"
 

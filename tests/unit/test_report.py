@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from preflight._engine.model import Finding, Outcome, Report
-from preflight._engine.render import render_json, render_junit, render_markdown, render_table, use_color, write_atomic
+from kube_client._files import write_atomic
+from preflight._engine.render import render_json, render_junit, render_markdown, render_table, use_color
 
 REPORT = Report(
     findings=[

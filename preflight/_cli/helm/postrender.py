@@ -135,7 +135,7 @@ def _refuse(code: int, text: str, report_path: Path, stderr: TextIO) -> int:
 def _write_report(path: Path, text: str, code: int, stderr: TextIO) -> Path | None:
     """Write the report (every run, so the file never shows an older verdict). A report that
     cannot be written is said on stderr and does not change the verdict."""
-    from ..._engine.render import write_atomic
+    from kube_client._files import write_atomic
 
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     body = f"# kube-preflight post-render gate, {stamp}, exit {code}\n{text.rstrip(chr(10))}\n"
