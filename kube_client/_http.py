@@ -21,7 +21,6 @@ import base64
 import json
 import os
 import re
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -42,7 +41,6 @@ from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
     InsecureRequestWarning,
-    NameResolutionError,
     ProtocolError,
     ProxyError,
     ReadTimeoutError,
@@ -50,6 +48,7 @@ from urllib3.exceptions import (
 )
 
 from ._deadline import Deadline
+from ._network import NeverAnswered, cause_chain, network_error
 from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status, not_kubernetes, scrub_secrets
 from ._kubeconfig import ExecSpec, Impersonation
 from ._pem import load_certificates
@@ -143,25 +142,6 @@ def _load_client_pair(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
 
 # -- the error boundary -----------------------------------------------------------------------
 
-def _tls_reason(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return exc.verify_message or str(exc)
-    reason = getattr(exc, "reason", None)
-    return str(reason or exc)
-
-
-def _cause_chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what it wraps: urllib3 keeps the socket error in ``reason``."""
-    chain: list[BaseException] = []
-    todo: list[object] = [exc]
-    while todo and len(chain) < 10:
-        item = todo.pop(0)
-        if isinstance(item, BaseException) and item not in chain:
-            chain.append(item)
-            todo += [getattr(item, "reason", None), item.__cause__, item.__context__]
-    return chain
-
-
 _TUNNEL_STATUS = re.compile(r"Tunnel connection failed: (\d{3})")
 
 
@@ -171,61 +151,31 @@ def _authority(where: str) -> str:
 
 
 def translate_network_error(exc: BaseException, where: str, proxy: Proxy | None = None) -> UnreachableError:
-    """Name the step that failed: proxy, dns, connect (refused), timeout (no answer), tls."""
-    chain = _cause_chain(exc)
-
-    def found(*types: type[BaseException]) -> BaseException | None:
-        return next((e for e in chain if isinstance(e, types)), None)
-
-    if proxy is not None and found(ProxyError):
+    """Name the step that failed (proxy, dns, connect, timeout, tls) from what urllib3 raised:
+    the table in ``_network`` does the naming; urllib3 adds only which timeout it was and the
+    proxy's answer to CONNECT."""
+    chain = cause_chain(exc)
+    if proxy is not None and any(isinstance(e, ProxyError) for e in chain):
         # http.client says "Tunnel connection failed: 407 Proxy Authentication Required" inside
         # urllib3's ProxyError: only the status code is taken from it, the words are ours.
         tunnel = next((m for e in chain if (m := _TUNNEL_STATUS.search(str(e)))), None)
         if tunnel is not None:
             refused = tunnel_refused(proxy, _authority(where), tunnel.group(1))
             return UnreachableError(f"cannot reach {where}: {refused.message}", step="proxy", transient=refused.transient, fix=refused.fix)
-        detail, transient = "", True
-        if found(ConnectionRefusedError):
-            detail, transient = "connection refused", False
-        elif found(NameResolutionError, socket.gaierror):
-            detail, transient = "cannot resolve the proxy's name", False
-        elif found(ConnectTimeoutError, TimeoutError):
-            detail = "no answer"
+        inner = network_error(exc, f"the {proxy.display}")
         return UnreachableError(
-            f"cannot reach {where} through the {proxy.display}: {detail or type(chain[-1]).__name__}", step="proxy",
-            transient=transient, fix="check the proxy (address, credentials, allowed destinations), or add the server to NO_PROXY",
+            f"cannot reach {where} through the {proxy.display}: {inner.message if inner else type(chain[-1]).__name__}", step="proxy",
+            transient=inner.transient if inner else True,
+            fix="check the proxy (address, credentials, allowed destinations), or add the server to NO_PROXY",
         )
-
-    if found(NameResolutionError, socket.gaierror):
-        gai = found(socket.gaierror)
-        temporary = isinstance(gai, socket.gaierror) and gai.errno == socket.EAI_AGAIN
-        return UnreachableError(
-            f"DNS: cannot resolve {where}", step="dns", transient=temporary,
-            fix="check the server name in the kubeconfig and this machine's DNS",
-        )
-    if tls := found(ssl.SSLCertVerificationError, ssl.SSLError, SSLError):
-        return UnreachableError(
-            f"TLS handshake with {where} failed: {_tls_reason(tls)}", step="tls", transient=False,
-            fix="see tls.serving-cert for what the server presented",
-        )
-    if found(ConnectionRefusedError):  # before timeouts: urllib3's NewConnectionError is a ConnectTimeoutError
-        return UnreachableError(
-            f"connection to {where} refused: nothing listens there", step="connect", transient=False,
-            fix="check that kube-apiserver runs and the port in the kubeconfig is right",
-        )
-    if found(ReadTimeoutError):
-        return UnreachableError(
-            f"no answer from {where}: it accepted the connection but never replied", step="timeout", transient=True,
-            fix="something accepts connections there but is not a working API server (a stuck proxy or load balancer?)",
-        )
-    if found(ConnectTimeoutError, TimeoutError):
-        return UnreachableError(
-            f"no answer from {where} in time", step="timeout", transient=True,
-            fix="check that the API server runs and that no firewall drops the traffic",
-        )
-    if found(ConnectionResetError, BrokenPipeError, ProtocolError):
-        return UnreachableError(f"connection to {where} was reset", step="connect", transient=True)
-    return UnreachableError(f"cannot reach {where}: {type(chain[-1]).__name__}", step="connect", transient=True)
+    if any(isinstance(e, ReadTimeoutError) for e in chain):  # connected, then silence: not a connect timeout
+        exc = NeverAnswered()
+    elif (tls := next((e for e in chain if isinstance(e, SSLError)), None)) and not any(isinstance(e, ssl.SSLError) for e in chain):
+        exc = ssl.SSLError(0, str(getattr(tls, "reason", None) or "TLS error"))  # urllib3's wrapper without the ssl error
+    elif any(isinstance(e, ProtocolError) for e in chain) and not any(isinstance(e, OSError) for e in chain):
+        exc = ConnectionResetError()
+    return network_error(exc, where) or UnreachableError(f"cannot reach {where}: {type(chain[-1]).__name__}", step="connect",
+                                                         transient=True)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -145,17 +145,8 @@ def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> socket.so
     """A TCP connection to ``host:port`` through ``proxy`` (HTTP CONNECT), ready for TLS."""
     try:
         sock = socket.create_connection((proxy.host, proxy.port), timeout=timeout)
-    except socket.gaierror as exc:
-        raise UnreachableError(f"DNS: cannot resolve the {proxy.display} ({exc.strerror})", step="proxy", transient=False,
-                               fix="check the proxy address") from None
-    except ConnectionRefusedError:
-        raise UnreachableError(f"connection to the {proxy.display} refused", step="proxy", transient=False,
-                               fix="check the proxy address, or that the proxy runs") from None
-    except TimeoutError:
-        raise UnreachableError(f"no answer from the {proxy.display}", step="proxy", transient=True,
-                               fix="check the proxy address and that this machine may reach it") from None
     except OSError as exc:
-        raise UnreachableError(f"cannot connect to the {proxy.display}: {exc.strerror}", step="proxy", transient=True) from None
+        raise _proxy_failed(exc, f"the {proxy.display}") from None
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}", *(f"{k}: {v}" for k, v in proxy.headers().items())]
     try:
@@ -163,18 +154,27 @@ def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> socket.so
         head = _read_head(sock)
     except TimeoutError:
         sock.close()
-        raise UnreachableError(f"the {proxy.display} accepted the connection but did not answer CONNECT {authority}",
-                               step="proxy", transient=True) from None
+        from ._network import NeverAnswered
+
+        raise _proxy_failed(NeverAnswered(), f"the {proxy.display}", during=f" CONNECT {authority}") from None
     except OSError as exc:
         sock.close()
-        raise UnreachableError(f"the {proxy.display} dropped the connection during CONNECT {authority}: {exc}",
-                               step="proxy", transient=True) from None
+        raise _proxy_failed(exc, f"the {proxy.display}") from None
     status_line = head.split("\r\n", 1)[0]
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or fields[1] != "200":
         sock.close()
         raise tunnel_refused(proxy, authority, fields[1] if len(fields) > 1 else "?")
     return sock
+
+
+def _proxy_failed(exc: BaseException, where: str, *, during: str = "") -> UnreachableError:
+    """A failure reaching the proxy itself, in the one table's words (``_network``), as step "proxy"."""
+    from ._network import network_error  # ssl: only when a tunnel is opened (Target, which judges read, imports this module)
+
+    fix = "check the proxy address, that it runs and that this machine may reach it, or add the server to NO_PROXY"
+    return network_error(exc, where, during=during, step="proxy", fix=fix) or UnreachableError(
+        f"cannot reach {where}: {type(exc).__name__}", step="proxy", transient=True, fix=fix)
 
 
 def tunnel_refused(proxy: Proxy, authority: str, code: str) -> UnreachableError:

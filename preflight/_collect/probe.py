@@ -18,6 +18,7 @@ import time
 
 from kube_client._deadline import Deadline
 from kube_client._errors import UnreachableError
+from kube_client._network import NeverAnswered, network_error
 from kube_client._proxy import Proxy, open_tunnel
 
 from .._facts.cluster import TlsProbe
@@ -46,37 +47,28 @@ def _presented_chain(sock: ssl.SSLSocket) -> tuple[bytes, ...]:
     return (leaf,) if leaf else ()
 
 
+def _failed(exc: BaseException, where: str, *, during: str = "") -> UnreachableError:
+    """The network failure in the one table's words (kube_client/_network.py)."""
+    return network_error(exc, where, during=during) or UnreachableError(f"cannot reach {where}: {type(exc).__name__}",
+                                                                         step="connect", transient=True)
+
+
 def _connect_direct(host: str, port: int, deadline: Deadline) -> tuple[socket.socket, str, float]:
     """Resolve and connect: the socket, the address connected to, and when DNS finished."""
     where = f"{host}:{port}"
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise UnreachableError(
-            f"DNS: cannot resolve {host} ({exc.strerror})", step="dns", transient=exc.errno == socket.EAI_AGAIN,
-            fix="check the server name in the kubeconfig and this machine's DNS",
-        ) from None
+        raise _failed(exc, host) from None
     resolved = time.monotonic()
     family, _, _, _, sockaddr = infos[0]
     raw = socket.socket(family, socket.SOCK_STREAM)
     raw.settimeout(min(CONNECT_TIMEOUT, max(0.05, deadline.remaining())))
     try:
         raw.connect(sockaddr)
-    except ConnectionRefusedError:
-        raw.close()
-        raise UnreachableError(
-            f"connection to {where} refused: nothing listens there", step="connect", transient=True,
-            fix="check that kube-apiserver runs and that the kubeconfig's port is right",
-        ) from None
-    except TimeoutError:
-        raw.close()
-        raise UnreachableError(
-            f"no answer from {where}: the TCP connection was not accepted in time", step="timeout", transient=True,
-            fix="check that the API server runs and that no firewall drops the traffic",
-        ) from None
     except OSError as exc:
         raw.close()
-        raise UnreachableError(f"cannot connect to {where}: {exc.strerror}", step="connect", transient=True) from None
+        raise _failed(exc, where) from None
     return raw, str(sockaddr[0]), resolved
 
 
@@ -126,19 +118,9 @@ def probe_tls(
                 tls_version=sock.version() or "",
                 chain=_presented_chain(sock),
             )
-    except TimeoutError:
-        raise UnreachableError(
-            f"no answer from {where}: it accepted the connection but never answered the TLS handshake",
-            step="timeout",
-            transient=True,
-            fix="something accepts connections there but is not an API server (a stuck proxy or load balancer?)",
-        ) from None
-    except ssl.SSLError as exc:
-        raise UnreachableError(
-            f"TLS handshake with {where} failed: {exc.reason or exc}", step="tls", transient=False,
-            fix="the server does not speak TLS as expected (wrong port, or plain HTTP?)",
-        ) from None
-    except OSError as exc:
-        raise UnreachableError(f"connection to {where} broke during the TLS handshake: {exc.strerror}", step="connect", transient=True) from None
+    except TimeoutError:  # TCP was accepted: the silence is the handshake's
+        raise _failed(NeverAnswered(), where, during=" the TLS handshake") from None
+    except OSError as exc:  # ssl.SSLError included
+        raise _failed(exc, where) from None
     finally:
         raw.close()
