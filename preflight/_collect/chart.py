@@ -81,7 +81,7 @@ class ChartSource:
         if not Path(self.path).exists():
             raise ConfigError(f"chart {self.path} does not exist", source="--chart", fix="pass a chart folder or .tgz")
         for values in self.values_files:
-            if not Path(values).is_file() or not os.access(values, os.R_OK):
+            if not Path(values).exists() or Path(values).is_dir() or not os.access(values, os.R_OK):  # /dev/null is fine, as for helm
                 raise ConfigError(f"values file {values} cannot be read", source="-f")
         for flag, item in self.set_args:
             if "=" not in item.lstrip("="):
