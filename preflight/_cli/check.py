@@ -26,11 +26,6 @@ from .._checks.helm import helm_release
 from .._checks.kubeconfig import kubeconfig_credentials
 from .._checks.rbac import rbac_subjects
 from .._checks.serviceaccount import serviceaccount_token
-from .._checks.admission.capacity import admission_capacity
-from .._checks.admission.dry_run import admission_dry_run, admission_pods
-from .._checks.admission.ownership import admission_ownership
-from .._checks.admission.references import admission_references
-from .._checks.admission.webhooks import admission_webhooks
 from .._checks.tls import tls_serving_cert
 from .._collect.canary import Cleanups
 from .._collect.cluster import CheckOptions, EnsureToken, build_collectors
@@ -111,7 +106,19 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False,
         table.append(Check(id="helm.release", needs=("helm_release",),
                            run=partial(helm_release, deploy_window=timedelta(seconds=helm_timeout))))
     if admission:  # the deploy's own objects are known (--manifests, --chart): simulate their admission
-        table += [
+        table += admission_checks()
+    return table
+
+
+def admission_checks() -> list[Check]:
+    """The simulation's rows, in report order (imported only when the deploy's objects are known)."""
+    from .._checks.admission.capacity import admission_capacity
+    from .._checks.admission.dry_run import admission_dry_run, admission_pods
+    from .._checks.admission.ownership import admission_ownership
+    from .._checks.admission.references import admission_references
+    from .._checks.admission.webhooks import admission_webhooks
+
+    return [
             Check(id="admission.webhooks", needs=("admission_objects", "admission_webhooks"), run=admission_webhooks),
             Check(id="admission.ownership", needs=("admission_objects", "admission_live"), run=admission_ownership),
             Check(id="admission.dry-run", needs=("admission_objects", "admission_dry_run"), run=admission_dry_run),
@@ -121,7 +128,6 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False,
             Check(id="admission.capacity", needs=("admission_objects", "admission_live", "admission_pods", "admission_nodes"),
                   run=admission_capacity),
         ]
-    return table
 
 
 def _token_ensurer() -> EnsureToken:
@@ -146,6 +152,7 @@ def wait_for_api(request: CheckRequest) -> bool:
 def run_check(request: CheckRequest) -> Report:
     """One run against the live cluster. Raises ConfigError for a missing namespace."""
     target = request.target
+    admission = request.simulate and (bool(request.manifest_objects) or request.chart is not None)
     permissions = expand(DEFAULT_DEPLOY)
     options = CheckOptions(
         permissions=tuple(permissions),
@@ -158,6 +165,7 @@ def run_check(request: CheckRequest) -> Report:
         chart=request.chart,
         manifest_objects=request.manifest_objects,
         helm_major=request.helm_major,
+        simulate=admission,
     )
     cleanups = Cleanups()
     collectors = build_collectors(target, options, cleanups)
@@ -172,7 +180,7 @@ def run_check(request: CheckRequest) -> Report:
     try:
         table = check_table(target, deep=request.deep, release=request.release, node=request.node_dir is not None,
                             explicit_service_account=request.service_account is not None, helm_timeout=request.helm_timeout,
-                            admission=request.simulate and (bool(request.manifest_objects) or request.chart is not None))
+                            admission=admission)
         report = run_checks(table, facts, policy=policy)
         exists = facts.get_or_error("namespace")
     finally:

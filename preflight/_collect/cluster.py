@@ -45,7 +45,6 @@ from .._facts.cluster import (
 )
 from .._facts.helm import revisions_of
 from .._facts.manifests import DiscoveredKind, ManifestKind, kinds_of, permissions_for
-from .admission import AdmissionCollectors
 from .canary import Cleanups, run_token_canary
 from .reads import read_catalog, served_kinds
 from .probe import probe_tls
@@ -73,6 +72,7 @@ class CheckOptions:
     chart: ChartSource | None = None  # --chart: rendered here, with the server's version and APIs
     manifest_objects: tuple[Mapping[str, Any], ...] = ()  # from --manifests: the objects themselves, for admission.*
     helm_major: int = 3  # how the deploy sends objects (admission.dry-run): 3 create/patch, 4 server-side apply
+    simulate: bool = False  # the admission simulation runs: its collectors join the table
 
 
 def _own_token_secret(target: Target, namespace: str, name: str) -> str:
@@ -261,8 +261,12 @@ class CheckCollectors:
 
 def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) -> dict[str, Collector]:
     """The collector table for one target, with the admission simulation's."""
-    release = options.release or (options.chart.release if options.chart else "")
-    return {**CheckCollectors(target=target, options=options, cleanups=cleanups).table(),
-            **AdmissionCollectors(namespace=target.namespace, release=release, helm_major=options.helm_major).table()}
+    table = CheckCollectors(target=target, options=options, cleanups=cleanups).table()
+    if options.simulate:
+        from .admission import AdmissionCollectors  # only then: its facts and judges are a third of check's imports
+
+        release = options.release or (options.chart.release if options.chart else "")
+        table |= AdmissionCollectors(namespace=target.namespace, release=release, helm_major=options.helm_major).table()
+    return table
 
 
