@@ -263,7 +263,8 @@ def test_capacity_honours_readiness_taints_selectors_and_affinity() -> None:
         {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["z1"]}]}]}}})
     assert capacity(objects(deployment(spec=affinity)), node("a", labels={"zone": "z1"})).outcome is Outcome.PASS
     assert capacity(objects(deployment(spec=affinity)), node("a", labels={"zone": "z2"})).outcome is Outcome.FAIL
-    assert "the cluster has no node" in capacity(objects(deployment(spec=asks("1")))).message
+    nowhere = capacity(objects(deployment(spec=asks("1"))))  # no node at all: an autoscaler may add one
+    assert nowhere.outcome is Outcome.WARN and "the cluster has no node" in nowhere.message
 
 
 def test_an_upgrade_needs_room_only_for_the_surge() -> None:

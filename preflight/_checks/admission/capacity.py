@@ -111,7 +111,8 @@ def admission_capacity(policy: Policy, admission_objects: AdmissionObjects, admi
     """Can the scheduler place the Pods? Fail when no node could ever take one (none Ready and
     eligible, or requests larger than every eligible node's allocatable: they stay Pending however
     long helm waits); warn when only today's free room is short, since the scheduler may still
-    make room (preemption, finishing pods, a cluster autoscaler)."""
+    make room (preemption, finishing pods, a cluster autoscaler), and when there is no node at
+    all (an autoscaler that scales from zero adds one for the first Pending Pod)."""
     fid = "admission.capacity"
     nodes = admission_nodes.nodes
     free = {n.name: {r: n.allocatable.get(r, 0) - n.requested.get(r, 0) for r in set(n.allocatable) | set(n.requested)} for n in nodes}
@@ -124,12 +125,16 @@ def admission_capacity(policy: Policy, admission_objects: AdmissionObjects, admi
             continue
         spec: Mapping[str, Any] = (admitted.get(owner.ref.key) or {}).get("spec") or template.get("spec") or {}
         need = {**pod_requests(spec), "pods": 1}
+        if not nodes:  # none at all: a cluster autoscaler may scale from zero (cluster.nodes says the same)
+            problems.append((Outcome.WARN, f"{owner.ref}: the cluster has no node: its Pods stay Pending and helm --wait times "
+                             "out unless a cluster autoscaler adds one", "add a node, or make sure the autoscaler scales from zero"))
+            continue
         eligible = [n for n in nodes if not _why_not(spec, n)]
         shown = ", ".join(f"{r} {_fmt(r, v)}" for r, v in need.items() if r != "pods" and v) or "no resources"
         if not eligible:
             reasons = sorted({f"{n.name}: {_why_not(spec, n)}" for n in nodes})
             problems.append((Outcome.FAIL, f"{owner.ref}: no node can run its Pods"
-                             + (f" ({'; '.join(reasons[:4])}{' ...' if len(reasons) > 4 else ''})" if reasons else " (the cluster has no node)")
+                             + f" ({'; '.join(reasons[:4])}{' ...' if len(reasons) > 4 else ''})"
                              + ": they stay Pending and helm --wait times out",
                              "add or uncordon a matching node, or fix nodeSelector/affinity/tolerations (ignore if a cluster "
                              "autoscaler adds such nodes)"))
