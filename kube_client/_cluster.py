@@ -11,8 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from ._shapes import Lease, LeaseSpec, ObjectList, SelfSubjectReview, UserInfo
 from ._errors import ClusterError, NotFoundError, not_kubernetes
 
 if TYPE_CHECKING:  # the data types here are facts judges import: they must not load the HTTP client
@@ -152,7 +153,8 @@ def read_identity(client: KubeClient) -> Identity:
         except NotFoundError as exc:
             last = exc
             continue
-        info = ((resp.data or {}).get("status") or {}).get("userInfo") or {}
+        review = cast(SelfSubjectReview, resp.data or {})
+        info: UserInfo = (review.get("status") or {}).get("userInfo") or {}
         return Identity(username=str(info.get("username", "")), groups=tuple(info.get("groups") or ()), uid=str(info.get("uid", "")), api_version=api)
     assert last is not None
     raise last
@@ -161,11 +163,12 @@ def read_identity(client: KubeClient) -> Identity:
 def read_leases(client: KubeClient) -> Leases:
     """The controller-manager and scheduler leader Leases, with the server's clock (Date)."""
     resp = client.get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")
+    listed = cast(ObjectList[Lease], resp.data or {})
     items = {}
-    for item in (resp.data or {}).get("items") or []:
-        name = (item.get("metadata") or {}).get("name")
+    for item in listed.get("items") or []:  # a field the server sends may still be null: Go marshals a nil slice so
+        name = (item.get("metadata") or {}).get("name", "")
         if name in LEADER_LEASES:
-            spec = item.get("spec") or {}
+            spec: LeaseSpec = item.get("spec") or {}
             items[name] = LeaseState(
                 name=name,
                 holder=str(spec.get("holderIdentity") or ""),

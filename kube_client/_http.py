@@ -4,7 +4,7 @@ Why not the ``kubernetes`` package: measured on this project's benchmark machine
 it and touching ``CoreV1Api`` costs ~0.5 s before the first request (its pydantic models),
 more than the whole manual kubectl sequence we must beat by 3x; and its exec-plugin loader
 swallows failures. We only need a handful of GET/POST/DELETE/watch calls on JSON, so payloads
-are plain dicts (TypedDicts where a shape matters) and urllib3, the transport the kubernetes
+are plain dicts, typed by the TypedDicts in ``_shapes`` where we read them, and urllib3, the transport the kubernetes
 client uses itself, does the pooling.
 
 Error boundary: ``socket``, ``ssl`` and ``urllib3`` exceptions and HTTP error statuses become

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from kube_client._cluster import (
@@ -26,6 +26,16 @@ from kube_client._cluster import (
     read_version,
 )
 from kube_client._errors import ForbiddenError, NotFoundError, not_kubernetes
+from kube_client._shapes import (
+    APIService,
+    APIServiceSpec,
+    Condition,
+    ObjectList,
+    ObjectMeta,
+    ServiceReference,
+    SubjectAccessReview,
+    SubjectAccessReviewStatus,
+)
 from kube_client._http import KubeClient
 from kube_client._kubeconfig import decode_jwt_claims
 from kube_client._parallel import parallel
@@ -171,7 +181,8 @@ class CheckCollectors:
                 "kind": "SelfSubjectAccessReview",
                 "spec": {"resourceAttributes": {"namespace": where, "verb": p.verb, "group": p.group, "resource": p.resource}},
             }
-            status = (self._client(facts).post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body).data or {}).get("status") or {}
+            answer = cast(SubjectAccessReview, self._client(facts).post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body).data or {})
+            status: SubjectAccessReviewStatus = answer.get("status") or {}
             return AccessResult(permission=p, allowed=bool(status.get("allowed")), reason=str(status.get("reason") or ""))
 
         results = parallel(review, wanted)
@@ -185,11 +196,13 @@ class CheckCollectors:
 
     def apiservices(self, facts: Facts) -> list[ApiServiceState]:
         out = []
-        for item in self._client(facts).get("/apis/apiregistration.k8s.io/v1/apiservices").data.get("items") or []:
-            spec, meta = item.get("spec") or {}, item.get("metadata") or {}
+        listed = cast(ObjectList[APIService], self._client(facts).get("/apis/apiregistration.k8s.io/v1/apiservices").data or {})
+        for item in listed.get("items") or []:
+            spec: APIServiceSpec = item.get("spec") or {}
+            meta: ObjectMeta = item.get("metadata") or {}
             conditions = (item.get("status") or {}).get("conditions") or []
-            cond: dict[str, Any] = next((x for x in conditions if x.get("type") == "Available"), {})
-            svc = spec.get("service") or {}
+            cond = next((x for x in conditions if x.get("type") == "Available"), Condition())
+            svc: ServiceReference = spec.get("service") or {}
             out.append(
                 ApiServiceState(
                     name=str(meta.get("name", "")),
