@@ -55,8 +55,9 @@ def _unrenewed(name: str, lease: LeaseState, age: timedelta) -> str:
     return f"{name} has not renewed its leader lease for {format_age(age)}"
 
 
-def _lease_evidence(lease: LeaseState, now: datetime) -> dict[str, Any]:
+def _lease_evidence(name: str, lease: LeaseState, now: datetime) -> dict[str, Any]:
     return {
+        "lease": name,
         "holder": lease.holder,
         "renew_time": lease.renew_time.isoformat() if lease.renew_time else None,
         "age_seconds": round((now - lease.renew_time).total_seconds(), 1) if lease.renew_time else None,
@@ -69,7 +70,7 @@ def controlplane_leases(policy: Policy, leases: Leases) -> Finding:
     stale = stale_leases(leases)
     absent = [name for name in CONSEQUENCE if name not in leases.items]
     for name, lease in leases.items.items():
-        evidence[name] = _lease_evidence(lease, leases.server_time)
+        evidence[name] = _lease_evidence(name, lease, leases.server_time)
     down = {n: a for n, a in stale.items() if a > FAILOVER_DURATIONS * lease_duration(leases.items[n])}
     if stale and not down:
         return Finding(

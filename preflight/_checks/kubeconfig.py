@@ -22,6 +22,7 @@ from kube_client._kubeconfig import ContextView, Credentials, Material, decode_j
 from kube_client._pem import key_matches, load_certificates, load_private_key
 from kube_client._target import Target
 
+from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
 from .._facts.policy import ExpiryPolicy, Policy
 from .._facts.x509 import describe, rfc3339
@@ -33,6 +34,10 @@ Which = Callable[[str], "str | None"]
 
 # Long enough for a helm upgrade --wait with its default 5m timeout, plus margin.
 DEPLOY_SPAN = timedelta(minutes=10)
+
+CLIENT_CERT_RENEWAL = ("a new client certificate from the cluster's issuer (kubeadm: 'kubeadm certs renew admin.conf' or "
+                       "'kubeadm kubeconfig user' on a control-plane node), then replace every copy of this kubeconfig, CI's included")
+TOKEN_RENEWAL = "a fresh token (kubectl create token, or sa-tokens ensure for a long-lived one), then replace it in this kubeconfig"
 
 # client-go removed the in-tree gcp and azure auth providers in 1.26 (KEP-2133 / release
 # notes 1.26); oidc still exists but is deprecated in favour of exec plugins such as kubelogin.
@@ -58,7 +63,9 @@ def _judge_client_cert(creds: Credentials, now: datetime, expiry: ExpiryPolicy) 
         return Outcome.FAIL, _material_problem(creds.client_key), "fix the path or re-export the kubeconfig", {}
     cert = load_certificates(creds.client_cert.require(), source=creds.client_cert.source)[0]
     info = describe(cert)
-    evidence: dict[str, object] = {"credential": "client-certificate", **info.evidence(now)}
+    where = {"path": str(creds.client_cert.path)} if creds.client_cert.path else {"embedded_kind": "user", "embedded_key": creds.user}
+    evidence: dict[str, object] = {"credential": "client-certificate", **info.evidence(now),
+                                   **expiring(creds.user, "kubeconfig", CLIENT_CERT_RENEWAL, **where)}
     if not key_matches(cert, load_private_key(creds.client_key.require(), source=creds.client_key.source)):
         return Outcome.FAIL, f"user {creds.user!r}: the client key does not match the client certificate", (
             "re-export both from the same source (e.g. a fresh copy of admin.conf)"
@@ -96,6 +103,8 @@ def _judge_token(creds: Credentials, now: datetime, expiry: ExpiryPolicy) -> tup
     except (OverflowError, OSError, ValueError):
         return Outcome.WARN, "bearer token has an unreadable exp claim", "", evidence
     evidence["exp"] = rfc3339(expires)
+    evidence.update(not_after=rfc3339(expires), **expiring(creds.user, "kubeconfig", TOKEN_RENEWAL, kind="token",
+                                                           embedded_kind="user", embedded_key=creds.user))
     if expires <= now:
         return Outcome.FAIL, f"bearer token expired on {expires:%Y-%m-%d %H:%M} UTC", (
             "issue a new token (sa-tokens ensure for a long-lived one, or kubectl create token)"
@@ -127,7 +136,7 @@ def _judge_exec(creds: Credentials, which: Which) -> tuple[Outcome, str, str, di
 def judge_credentials(view: ContextView, now: datetime, expiry: ExpiryPolicy, *, which: Which = shutil.which) -> Finding:
     """``kubeconfig.credentials``: will the credential this context uses still work?"""
     creds = view.credentials
-    base = {"context": view.name, "user": creds.user}
+    base = {"context": view.name, "user": creds.user, "path": str(view.origin)}
     parts: list[tuple[Outcome, str, str, dict[str, object]]] = []
     try:
         if creds.client_cert is not None or creds.client_key is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from kube_client._pem import load_certificates
 
+from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
 from .._facts.node import NodeFacts
 from .._facts.pki import RESTART_HOWTO
@@ -43,6 +44,11 @@ def node_served_certs(policy: Any, node: NodeFacts) -> Finding:
         disk = describe(load_certificates(s.disk_der, source=s.disk_path)[0])
         row.update(served_serial=served.serial, served_not_after=rfc3339(served.not_after),
                    disk_serial=disk.serial, disk_not_after=rfc3339(disk.not_after), same=served.sha256 == disk.sha256)
+        # the served certificate as a calendar entry of its own, next to the file's pki.* row
+        row.update(subject=served.subject, issuer=served.issuer, serial=served.serial, sha256=served.sha256,
+                   not_before=rfc3339(served.not_before), not_after=rfc3339(served.not_after), matches_disk=row["same"],
+                   **expiring(s.component, "served", f"renew {s.disk_path}, then restart {s.component} for real: {RESTART_HOWTO}",
+                              endpoint=s.endpoint))
         if served.sha256 != disk.sha256:
             stale.append(
                 f"{s.component} at {s.endpoint} serves serial {served.serial} (expires {_when(served.not_after)}), but "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
 from .._facts.pki import RESTART_HOWTO, Kind, PkiEntry, PkiSpec, Root
 from .._facts.policy import ExpiryPolicy
@@ -42,6 +43,7 @@ def _evidence(entry: PkiEntry, now: datetime) -> dict[str, object]:
         "externally_managed": entry.externally_managed,
         "issuer_ok": entry.issuer_ok,
         "ca": entry.spec.ca or None,
+        **expiring(entry.spec.name, "file", _renew_remedy(entry.spec)),
     }
     if entry.cert is not None:
         ev.update(entry.cert.evidence(now))

@@ -6,15 +6,30 @@ Secret next to a stale controller-manager lease is the controller-manager's faul
 
 from __future__ import annotations
 
+import base64
+from datetime import datetime, timedelta
 from typing import Any
 
-from kube_client._cluster import INVALID_SINCE_LABEL, LAST_USED_LABEL, SA_UID_ANNOTATION, Leases, ServerVersion, stale_leases, token_filled
+from kube_client._cluster import (
+    INVALID_SINCE_LABEL,
+    LAST_USED_LABEL,
+    SA_UID_ANNOTATION,
+    Leases,
+    ServerVersion,
+    parse_time,
+    stale_leases,
+    token_filled,
+)
 from kube_client._durations import format_age
+from kube_client._errors import ConfigError
+from kube_client._pem import load_certificates
 
+from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
 from .._engine.runner import FactError
 from .._facts.cluster import KubeObject, ServiceAccountFacts
 from .._facts.policy import Policy
+from .._facts.x509 import describe, rfc3339
 from .controlplane import new_leader_age
 
 __all__ = ["serviceaccount_token"]
@@ -30,6 +45,56 @@ def _kcm_explanation(leases: Leases | FactError) -> str:
         return (f"kube-controller-manager has not renewed its lease for {format_age(stale['kube-controller-manager'])}, "
                 "so its token controller is not running (see controlplane.leases)")
     return ""
+
+
+# --legacy-service-account-token-clean-up-period's default (kube-controller-manager, 1.29+)
+CLEANUP_PERIOD = timedelta(days=365)
+CA_RENEWAL = ("kube-controller-manager rewrites ca.crt from its --root-ca-file; the cluster CA itself is rotated by hand: "
+              "https://kubernetes.io/docs/tasks/tls/manual-rotation-of-ca-certificates/")
+CLEANUP_RENEWAL = ("use the token (the legacy token cleaner counts from its last use), or remove the Secret from the "
+                   "ServiceAccount's .secrets so the cleaner leaves it alone")
+
+
+def _ca_of(secret: KubeObject, namespace: str, name: str, now: datetime) -> dict[str, Any] | None:
+    """The CA certificate the token controller put in the Secret, as a calendar entry."""
+    encoded = (secret.get("data") or {}).get("ca.crt")
+    try:
+        cert = load_certificates(base64.b64decode(encoded or "", validate=True), source=f"Secret {namespace}/{name} ca.crt")[0]
+    except (ConfigError, ValueError, IndexError):
+        return None
+    return {**describe(cert).evidence(now), **expiring(f"{name}/ca.crt", "secret", CA_RENEWAL, secret=f"{namespace}/{name}",
+                                                       secret_key="ca.crt")}
+
+
+def _cleanup(secret: KubeObject, namespace: str, name: str) -> dict[str, Any] | None:
+    """When the legacy token cleaner will invalidate a listed, still valid token left unused."""
+    labels = _meta(secret).get("labels") or {}
+    used = parse_time(f"{labels[LAST_USED_LABEL]}T00:00:00Z") if labels.get(LAST_USED_LABEL) else None
+    used = used or parse_time(str(_meta(secret).get("creationTimestamp") or ""))
+    if used is None:
+        return None
+    return {"not_after": rfc3339(used + CLEANUP_PERIOD),
+            **expiring(name, "secret", CLEANUP_RENEWAL, kind="token", secret=f"{namespace}/{name}", secret_key="token")}
+
+
+def _secret_row(secret: KubeObject, sa: ServiceAccountFacts, now: datetime) -> dict[str, Any]:
+    name = str(_meta(secret).get("name"))
+    labels = _meta(secret).get("labels") or {}
+    listed = name in sa.listed_secrets
+    row: dict[str, Any] = {
+        "name": name,
+        "filled": token_filled(secret),
+        "listed_in_serviceaccount": listed,
+        "invalid_since": labels.get(INVALID_SINCE_LABEL),
+        "last_used": labels.get(LAST_USED_LABEL),
+    }
+    ca = _ca_of(secret, sa.namespace, name, now)
+    if ca is not None:
+        row["ca_crt"] = ca
+    cleanup = _cleanup(secret, sa.namespace, name) if listed and not labels.get(INVALID_SINCE_LABEL) else None
+    if cleanup is not None:
+        row["invalidated_after"] = cleanup
+    return row
 
 
 def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | None,
@@ -52,16 +117,7 @@ def serviceaccount_token(policy: Policy, service_account: ServiceAccountFacts | 
     candidates = sa.secrets_for_account()
     current = [s for s in candidates if (_meta(s).get("annotations") or {}).get(SA_UID_ANNOTATION) in (None, "", sa.uid)]
     usable = [s for s in current if token_filled(s) and not (_meta(s).get("labels") or {}).get(INVALID_SINCE_LABEL)]
-    evidence["token_secrets"] = [
-        {
-            "name": _meta(s).get("name"),
-            "filled": token_filled(s),
-            "listed_in_serviceaccount": _meta(s).get("name") in sa.listed_secrets,
-            "invalid_since": (_meta(s).get("labels") or {}).get(INVALID_SINCE_LABEL),
-            "last_used": (_meta(s).get("labels") or {}).get(LAST_USED_LABEL),
-        }
-        for s in candidates
-    ]
+    evidence["token_secrets"] = [_secret_row(s, sa, policy.now) for s in candidates]
     if usable:
         names = ", ".join(str(_meta(s).get("name")) for s in usable)
         listed = [s for s in usable if _meta(s).get("name") in sa.listed_secrets]

@@ -9,6 +9,7 @@ from typing import Any
 from kube_client._pem import load_certificates
 from kube_client._target import Target
 
+from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
 from .._engine.runner import FactError
 from .._facts.cluster import TlsProbe
@@ -17,6 +18,9 @@ from .._facts.x509 import chains_to, describe, san_matches
 from .common import worst
 
 __all__ = ["tls_serving_cert"]
+
+SERVED_RENEWAL = ("kubeadm certs renew apiserver on each control-plane node, then restart kube-apiserver "
+                  "(managed clusters: the provider renews it)")
 
 
 def tls_serving_cert(target: Target, policy: Policy, probe: TlsProbe | FactError) -> Finding:
@@ -29,7 +33,8 @@ def tls_serving_cert(target: Target, policy: Policy, probe: TlsProbe | FactError
         return Finding(outcome=Outcome.ERROR, message="the server completed TLS but presented no certificate")
     certs = [load_certificates(der, source=f"certificate served by {probe.host}:{probe.port}")[0] for der in probe.chain]
     leaf = describe(certs[0])
-    evidence: dict[str, Any] = {**leaf.evidence(policy.now), "chain_length": len(certs)}
+    evidence: dict[str, Any] = {**leaf.evidence(policy.now), "chain_length": len(certs), **expiring(
+        "apiserver", "served", SERVED_RENEWAL, endpoint=f"{probe.host}:{probe.port}")}
     problems: list[tuple[Outcome, str, str]] = []
 
     outcome, phrase = policy.expiry.judge(leaf, policy.now)
