@@ -36,12 +36,14 @@ class OutputOptions:
     markdown: Path | None
     strict: bool
 
-    def validate(self) -> None:
+    def validate(self, **more: Path | None) -> None:
         """Refuse unwritable report paths before any work, so nothing is half done: each is
-        proven by creating (and removing) the temporary file its write will rename."""
+        proven by creating (and removing) the temporary file its write will rename. ``more``
+        are other report flags (``prometheus=path`` for --prometheus)."""
         from kube_client._files import prove_writable
 
-        for flag, path in (("--junit", self.junit), ("--markdown", self.markdown)):
+        flags = [("--junit", self.junit), ("--markdown", self.markdown), *((f"--{k}", v) for k, v in more.items())]
+        for flag, path in flags:
             if path is not None:
                 prove_writable(path, what=flag)
 
@@ -57,6 +59,12 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for decorate in reversed(decorators):
         fn = decorate(fn)
     return fn
+
+
+def prometheus_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--prometheus", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                        help="Also write Prometheus metrics (text format, atomically, no timestamps: for node_exporter's "
+                             "textfile collector) to FILE.")(fn)
 
 
 def threshold_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,12 +84,19 @@ def _expiry(warn_within: str, fail_within: str) -> Any:
     )
 
 
-def emit(report: Report, opts: OutputOptions) -> int:
+def emit(report: Report, opts: OutputOptions, *, prometheus: Path | None = None, cluster: str = "", now: datetime | None = None) -> int:
     """Write the requested reports and return the exit code."""
     from kube_client._files import write_atomic
 
     from .._engine.render import render_json, render_junit, render_markdown, render_table, use_color
 
+    if prometheus is not None:
+        from .._engine.fleet import ClusterResult
+        from .._engine.metrics import render_prometheus
+
+        server = str((report.meta.get("target") or {}).get("server") or "")
+        result = ClusterResult(context=cluster, server=server, report=report, strict=opts.strict)
+        write_atomic(prometheus, render_prometheus([result], now=now or datetime.now(UTC)))
     if opts.junit is not None:
         write_atomic(opts.junit, render_junit(report, strict=opts.strict))
     if opts.markdown is not None:
@@ -118,10 +133,11 @@ def cli() -> None:
               help="Also compare what kube-apiserver and etcd serve, and when each component started, with the files on disk.")
 @click.option("--timeout", default="20s", show_default=True, help="Deadline for --compare-served.")
 @threshold_options
+@prometheus_option
 @output_options
 @click.pass_context
 def certs(ctx: click.Context, /, pki_dir: Path, kubelet_dir: Path, compare_served: bool, timeout: str,
-          warn_within: str, fail_within: str, **out: Any) -> int:
+          warn_within: str, fail_within: str, prometheus: Path | None, **out: Any) -> int:
     """Audit a kubeadm node's certificates and kubeconfigs, offline.
 
     One row per certificate, id pki.<name>: everything 'kubeadm certs check-expiration'
@@ -130,18 +146,19 @@ def certs(ctx: click.Context, /, pki_dir: Path, kubelet_dir: Path, compare_serve
     from .offline import certs_report
 
     opts = OutputOptions(**out)
-    opts.validate()
+    opts.validate(prometheus=prometheus)
     from kube_client._durations import parse_duration
 
+    now = _now(ctx)
     report = certs_report(
         pki_dir=pki_dir,
         kubelet_dir=kubelet_dir,
         expiry=_expiry(warn_within, fail_within),
-        now=_now(ctx),
+        now=now,
         compare_served=compare_served,
         timeout=parse_duration(timeout, name="--timeout").total_seconds(),
     )
-    return emit(report, opts)
+    return emit(report, opts, prometheus=prometheus, now=now)
 
 
 @cli.command()
@@ -237,6 +254,7 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
                    "(value: the kubeadm folder, default /etc/kubernetes).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr.")
 @threshold_options
+@prometheus_option
 @output_options
 @click.pass_context
 def check(
@@ -244,7 +262,7 @@ def check(
     helm_timeout: str, manifests: str | None, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
     set_strings: tuple[str, ...], set_files: tuple[str, ...], set_jsons: tuple[str, ...], set_literals: tuple[str, ...],
     no_simulate: bool, helm_major: str | None, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
-    warn_within: str, fail_within: str, **out: Any,
+    warn_within: str, fail_within: str, prometheus: Path | None, **out: Any,
 ) -> int:
     """Can a Helm deploy succeed on this cluster right now? If not, the root cause.
 
@@ -268,7 +286,7 @@ def check(
     from .check import CheckRequest, run_check
 
     opts = OutputOptions(**out)
-    opts.validate()
+    opts.validate(prometheus=prometheus)
     if chart and manifests:
         raise click.UsageError("--chart and --manifests exclude each other")
     set_args = tuple((flag, item) for flag, items in (("set", set_values), ("set-string", set_strings), ("set-file", set_files),
@@ -313,7 +331,7 @@ def check(
         answered = wait(request)
         if not quiet:
             click.echo(f"preflight: the API server {'answers' if answered else f'did not answer within {wait_for_api}'}", err=True)
-    return emit(run_check(request), opts)
+    return emit(run_check(request), opts, prometheus=prometheus, cluster=target.context, now=request.now)
 
 
 from .helm.commands import helm_group  # noqa: E402  (registered after the commands it runs)
