@@ -334,6 +334,61 @@ def check(
     return emit(run_check(request), opts, prometheus=prometheus, cluster=target.context, now=request.now)
 
 
+@cli.command()
+@click.option("--kubeconfig", type=str, help="Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+@click.option("--context", "pattern", metavar="REGEX", help="Only the contexts whose name this regular expression matches "
+              "(searched: anchor it with ^...$ for whole names). Default: every context.")
+@click.option("-n", "--namespace", type=str, help="The namespace to check in every context (default: each context's, else default).")
+@click.option("--timeout", default="30s", show_default=True, help="Deadline for the whole fleet (not per cluster).")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=10, show_default=True, help="Contexts checked at once.")
+@click.option("--calendar", "calendar_size", type=click.IntRange(1, 10_000), default=20, show_default=True, metavar="N",
+              help="How many of the next expiries the --markdown calendar (and the JSON) lists.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr.")
+@threshold_options
+@prometheus_option
+@output_options
+@click.pass_context
+def fleet(ctx: click.Context, /, kubeconfig: str | None, pattern: str | None, namespace: str | None, timeout: str, concurrency: int,
+          calendar_size: int, quiet: bool, warn_within: str, fail_within: str, prometheus: Path | None, **out: Any) -> int:
+    """Run check against every context of the kubeconfig, concurrently, under one deadline.
+
+    One row per context: verdict, root cause, nearest expiry. An unreachable cluster is
+    reported with its root cause (api.reachable), never skipped. --markdown adds the
+    calendar: the next expiries across the fleet (served API certificates, kubeconfig client
+    credentials, token Secrets), each with what renews it.
+
+    \b
+    Exit codes: 0 every context is ready, 1 any is not or could not be checked (or warned,
+    with --strict), 2 preflight could not run (usage or configuration error).
+    """
+    from kube_client._durations import parse_duration
+
+    from .._engine.fleet import FleetView, fleet_exit_code, render_fleet_json, render_fleet_junit, render_fleet_markdown, render_fleet_table
+    from .._engine.metrics import render_prometheus
+    from .._engine.render import write_atomic
+    from .fleet import FleetRequest, describe_selection, run_fleet, select_contexts
+
+    opts = OutputOptions(**out)
+    opts.validate(prometheus=prometheus)
+    expiry = _expiry(warn_within, fail_within)
+    request = FleetRequest(kubeconfig=kubeconfig, contexts=select_contexts(kubeconfig, pattern), namespace=namespace,
+                           timeout=parse_duration(timeout, name="--timeout").total_seconds(), concurrency=concurrency,
+                           expiry=expiry, now=_now(ctx), strict=opts.strict)
+    if not quiet:
+        click.echo(describe_selection(request.contexts, request), err=True)
+    results, took = run_fleet(request)
+    view = FleetView(results=results, now=request.now, warn_within=expiry.warn_within, duration_ms=took, calendar_size=calendar_size,
+                     meta={"timeout_seconds": request.timeout, "concurrency": concurrency})
+    if prometheus is not None:
+        write_atomic(prometheus, render_prometheus(results, now=request.now))
+    if opts.junit is not None:
+        write_atomic(opts.junit, render_fleet_junit(view))
+    if opts.markdown is not None:
+        write_atomic(opts.markdown, render_fleet_markdown(view))
+    click.echo(render_fleet_json(view) if opts.output == "json" else render_fleet_table(view), nl=False)
+    return fleet_exit_code(results)
+
+
 from .helm.commands import helm_group  # noqa: E402  (registered after the commands it runs)
 
 cli.add_command(helm_group)
