@@ -1,14 +1,16 @@
 package pipeline
 
 /**
- * A small stand-in for Declarative Pipeline, enough for Jenkinsfile.example: `pipeline { agent,
- * options, environment, stages { stage(name) { steps; post } }, post }`.
+ * A small stand-in for Declarative Pipeline, enough for Jenkinsfile.example and
+ * Jenkinsfile.fleet.example: `pipeline { agent, options, triggers, environment, stages { stage(name)
+ * { agent { label }; steps; post } }, post }`.
  *
  * Run semantics copied from the Declarative syntax reference (jenkins.io
  * doc/book/pipeline/syntax): stages run in order; once one fails, later stages are skipped;
  * a stage's `post` runs after it, `always` first, then `success`, `unstable` or `failure` by
  * the result; `environment` values become environment variables of every step.
- * Anything else in the file (options, agent) is recorded and ignored.
+ * A stage's `agent { label 'x' }` runs its steps on a node with that label (a workspace of its
+ * own). Anything else in the file (options, triggers, the top-level agent) is recorded and ignored.
  */
 class Declarative {
     final FakeJenkins jenkins
@@ -38,6 +40,10 @@ class Declarative {
 
     Object getAny() { 'any' }
 
+    Object getNone() { 'none' }
+
+    void triggers(Closure body) { apply(body, new Ignored()) }
+
     void agent(Object a) { agent = a }
 
     void options(Closure body) { apply(body, new Ignored()) }
@@ -60,7 +66,7 @@ class Declarative {
 
     // -- running it -------------------------------------------------------------------------
 
-    private void execute() {
+    void execute() {
         PipelineAbort failed = null
         for (Stage s : stages) {
             if (failed) {
@@ -69,7 +75,11 @@ class Declarative {
             }
             ran.add(s.name)
             try {
-                s.steps?.call()
+                if (s.label) {
+                    jenkins.binding.getVariable('node').call(s.label, s.steps)
+                } else {
+                    s.steps?.call()
+                }
             } catch (PipelineAbort e) {
                 failed = e
                 jenkins.worsen('FAILURE')
@@ -91,12 +101,25 @@ class Declarative {
 
 class Stage {
     String name
+    String label   // agent { label 'x' }
     Closure steps
     Map<String, Closure> post = [:]
+
+    void agent(Closure body) {
+        AgentSpec spec = new AgentSpec()
+        Declarative.apply(body, spec)
+        label = spec.label
+    }
 
     void steps(Closure body) { steps = body }
 
     void post(Closure body) { Declarative.apply(body, new Conditions(post)) }
+}
+
+class AgentSpec {
+    String label
+
+    void label(String l) { label = l }
 }
 
 class Conditions {

@@ -30,18 +30,26 @@ class PipelineAbort extends RuntimeException {
  *   allowEmptyResults; any <failure>/<error> marks the build UNSTABLE.
  * - unstable: UNSTABLE. error: throws. The result only gets worse (catchError help).
  *
+ * - node(label): runs the body in a workspace of its own (each agent has one), so files move
+ *   between agents only through stash/unstash, as in Jenkins. parallel: runs every branch
+ *   (one after another: the stubs are not thread-safe; the results are the same), and fails
+ *   after all ran when one failed. script: runs its body. readJSON (Pipeline Utility Steps):
+ *   parses a workspace file. archiveArtifacts: fails when nothing matches unless allowEmptyArchive.
+ *
  * Not copied: masking of secrets in the log. The tests look for secrets in every recorded
  * script, message and log line instead, which is stricter.
  */
 class FakeJenkins {
     static final List<String> RESULTS = ['SUCCESS', 'UNSTABLE', 'FAILURE']
 
-    final File workspace
-    final File tmp   // the agent's temporary folder (Jenkins: <workspace>@tmp), for secret files
+    File workspace   // the current agent's; node() switches it
+    File tmp   // the agent's temporary folder (Jenkins: <workspace>@tmp), for secret files
     final Map<String, Map> credentials = [:]
     final List<Map> calls = []
     final List<String> log = []
     final Map<String, String> env = [:]
+    final Map<String, Map<String, byte[]>> stashes = [:]
+    int nodes = 0
     final Binding binding = new Binding()
     String result = 'SUCCESS'
     String failure   // the message of the PipelineAbort that ended run(), if one did
@@ -80,7 +88,9 @@ class FakeJenkins {
     Script load(File file) {
         CompilerConfiguration config = new CompilerConfiguration()
         // Jenkins imports @Library for Jenkinsfiles; do the same.
-        config.addCompilationCustomizers(new ImportCustomizer().addImports('org.jenkinsci.plugins.workflow.libs.Library'))
+        // ... and @NonCPS (workflow-cps CpsGroovyShellFactory adds both imports).
+        config.addCompilationCustomizers(new ImportCustomizer().addImports('org.jenkinsci.plugins.workflow.libs.Library',
+                                                                           'com.cloudbees.groovy.cps.NonCPS'))
         return new GroovyShell(getClass().classLoader, binding, config).parse(file)
     }
 
@@ -135,6 +145,14 @@ class FakeJenkins {
         return new File(workspace, path.toString())
     }
 
+    /** The workspace's top-level files a comma-separated list of glob patterns matches (or one plain path). */
+    private List<File> matching(String patterns) {
+        List<String> globs = patterns.split(',')*.trim()
+        return (workspace.listFiles() ?: []).findAll { File f ->
+            f.isFile() && globs.any { g -> java.nio.file.FileSystems.default.getPathMatcher("glob:${g}").matches(f.toPath().fileName) }
+        }.sort { it.name }
+    }
+
     private void installSteps() {
         binding.setVariable('env', env)
         binding.setVariable('currentBuild', new CurrentBuild(this))
@@ -165,15 +183,17 @@ class FakeJenkins {
         binding.setVariable('junit', { Object a ->
             Map args = a instanceof Map ? (Map) a : [testResults: a]
             record('junit', args)
-            File report = inWorkspace(args.testResults)
-            if (!report.isFile()) {
+            List<File> reports = matching(args.testResults.toString())   // an Ant-style pattern, as junit takes
+            if (!reports) {
                 if (args.allowEmptyResults) {
                     return null
                 }
                 throw new PipelineAbort('No test report files were found. Configuration error?')
             }
-            Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(report)
-            int failed = doc.getElementsByTagName('failure').length + doc.getElementsByTagName('error').length
+            int failed = reports.sum { File report ->
+                Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(report)
+                doc.getElementsByTagName('failure').length + doc.getElementsByTagName('error').length
+            } as int
             if (failed > 0) {
                 worsen('UNSTABLE')
             }
@@ -207,6 +227,8 @@ class FakeJenkins {
             return body()
         })
 
+        installAgentSteps()
+
         binding.setVariable('file', { Map args -> [kind: 'file'] + args })
         binding.setVariable('usernamePassword', { Map args -> [kind: 'usernamePassword'] + args })
         binding.setVariable('withCredentials', { List bindings, Closure body ->
@@ -237,6 +259,72 @@ class FakeJenkins {
             }
         })
     }
+
+    private void installAgentSteps() {
+        binding.setVariable('script', { Closure body -> body() })
+        binding.setVariable('node', { Object label, Closure body ->
+            record('node', label)
+            File savedWs = workspace, savedTmp = tmp
+            workspace = new File(savedWs.parentFile, "agent-${++nodes}-${label}/workspace")
+            tmp = new File(workspace.parentFile, workspace.name + '@tmp')
+            workspace.mkdirs()
+            tmp.mkdirs()
+            try {
+                return body()
+            } finally {
+                workspace = savedWs
+                tmp = savedTmp
+            }
+        })
+        binding.setVariable('parallel', { Map branches ->
+            record('parallel', branches.keySet() as List)
+            List<PipelineAbort> failed = []
+            branches.each { name, Closure body ->
+                try {
+                    body()
+                } catch (PipelineAbort e) {
+                    failed.add(e)
+                }
+            }
+            if (failed) {
+                throw failed[0]
+            }
+        })
+        binding.setVariable('stash', { Map args ->
+            record('stash', args)
+            Map<String, byte[]> files = matching(args.includes.toString()).collectEntries { File f -> [f.name, f.bytes] }
+            if (!files && !args.allowEmpty) {
+                throw new PipelineAbort("No files included in stash ‘${args.name}’")
+            }
+            stashes[args.name.toString()] = files
+        })
+        binding.setVariable('unstash', { Object name ->
+            record('unstash', name)
+            Map<String, byte[]> files = stashes[name.toString()]
+            if (files == null) {
+                throw new PipelineAbort("No such saved stash ‘${name}’")
+            }
+            files.each { String fileName, byte[] data -> inWorkspace(fileName).bytes = data }
+        })
+        binding.setVariable('readJSON', { Map args ->
+            record('readJSON', args.file)
+            File f = inWorkspace(args.file)
+            if (!f.isFile()) {
+                throw new PipelineAbort("java.io.FileNotFoundException: ${f}")
+            }
+            return new groovy.json.JsonSlurperClassic().parseText(f.getText('UTF-8'))
+        })
+        binding.setVariable('archiveArtifacts', { Map args ->
+            record('archiveArtifacts', args)
+            List<File> matched = matching(args.artifacts.toString())
+            if (!matched && !args.allowEmptyArchive) {
+                throw new PipelineAbort("No artifacts found that match the file pattern \"${args.artifacts}\". Configuration error?")
+            }
+            archived.addAll(matched)
+        })
+    }
+
+    final List<File> archived = []
 
     private Object withVariables(Map<String, String> vars, Closure body) {
         Map<String, String> saved = new LinkedHashMap(env)
