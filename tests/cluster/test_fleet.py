@@ -183,3 +183,22 @@ def test_ready_contexts_alone_exit_0_and_check_exports_the_same_metrics(cluster:
     samples = families(prom.read_text())
     assert code == 0 and {s.labels["source"] for s in samples["x509_cert_not_after"]} == {"served", "kubeconfig"}
     assert {s.labels["cluster"] for s in samples["preflight_ready"]} == {"kubernetes-admin@kubernetes"}
+
+
+def test_certs_on_the_node_exports_the_pki_and_what_is_served_next_to_it(cluster: Any, tmp_path: Path) -> None:
+    """The cron job on a control-plane node: every kubeadm file, and the served certificates with
+    whether each is still the file on disk (what x509-certificate-exporter cannot see)."""
+    from preflight._cli.main import main
+
+    prom = tmp_path / "kubeadm.prom"
+    code = main(["certs", "--pki-dir", str(cluster.workdir), "--kubelet-dir", str(tmp_path / "no-kubelet"), "--compare-served",
+                 "--prometheus", str(prom), "-q"])
+    samples = families(prom.read_text())
+    certs = {(s.labels["source"], s.labels["name"]): s for s in samples["x509_cert_not_after"]}
+    assert code in (0, 1)
+    assert certs[("file", "apiserver")].value == not_after(cluster.pki_dir / "apiserver.crt")
+    assert certs[("file", "admin.conf")].labels["filepath"].endswith("admin.conf")
+    assert certs[("served", "kube-apiserver")].value == certs[("file", "apiserver")].value
+    drift = {s.labels["name"]: s.value for s in samples["preflight_cert_served_matches_disk"]}
+    assert drift["kube-apiserver"] == 1 and set(drift) >= {"kube-apiserver", "etcd"}
+    assert {s.labels["cluster"] for s in samples["x509_cert_not_after"]} == {""}

@@ -42,6 +42,7 @@ EXPECTED = {
     "token_then_not_ready": ("FAILURE", [0, 1]),
     "sa_tokens_fails": ("FAILURE", [1]),
     "not_found": ("FAILURE", [127]),
+    "fleet": ("FAILURE", [0, 0, 1]),  # Jenkinsfile.fleet.example: shards prod, staging, other (lab-dead)
 }
 
 
@@ -54,12 +55,14 @@ def runs(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     base = tmp_path_factory.mktemp("jenkins")
     kubeconfig = base / "admin.kubeconfig"   # the credential's content; the steps get temporary copies of it
     shutil.copyfile(cluster.admin_kubeconfig, kubeconfig)
+    fleet = fleet_kubeconfig(cluster, base / "fleet.kubeconfig")
     cluster.kubectl("create", "namespace", NAMESPACE)
     env = {
         **os.environ,
         # preflight and sa-tokens on PATH, as on an agent where kube-preflight is installed
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "KP_KUBECONFIG": str(kubeconfig),
+        "KP_FLEET_KUBECONFIG": str(fleet),
         "KP_NAMESPACE": NAMESPACE,
         "KP_RUNS": str(base / "runs"),
     }
@@ -70,6 +73,21 @@ def runs(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
         yield {p.parent.name: json.loads(p.read_text()) for p in (base / "runs").glob("*/run.json")}
     finally:
         cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", "--ignore-not-found", check=False)
+
+
+def fleet_kubeconfig(cluster: Any, path: Path) -> Path:
+    """Three contexts on the real cluster in two shards, and one dead context in the third."""
+    import yaml
+
+    doc = yaml.safe_load(cluster.admin_kubeconfig.read_text())
+    real, user = doc["clusters"][0], doc["users"][0]
+    dead = {"name": "dead", "cluster": {**real["cluster"], "server": "https://127.0.0.1:1"}}
+    contexts = [{"name": n, "context": {"cluster": real["name"], "user": user["name"]}} for n in ("prod-eu", "prod-us", "staging-1")]
+    contexts.append({"name": "lab-dead", "context": {"cluster": "dead", "user": user["name"]}})
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [real, dead], "users": [user],
+                                    "contexts": contexts, "current-context": "prod-eu"}))
+    path.chmod(0o600)
+    return path
 
 
 def workspace(run: dict[str, Any]) -> Path:
@@ -140,6 +158,25 @@ def test_the_token_steps_kubeconfig_works_and_its_gate_is_not_ready(cluster: Any
     assert (summary["exit_code"], summary["root_cause"]) == (1, "auth.permissions")
     assert junit_counts(ws / "preflight-junit.xml")["Failure"] == summary["fail"] >= 1
     assert run["returned"]["token"]["created"] is True
+
+
+def test_the_fleet_example_checks_each_shard_on_its_own_agent_and_publishes_one_calendar(runs: dict[str, dict[str, Any]]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    run = runs["fleet"]
+    assert run["parallel"] == [["prod", "staging", "other"]] and run["nodes"] == ["preflight"] * 4
+    shard_workspaces = {Path(sh["workspace"]) for sh in run["sh"]}
+    assert len(shard_workspaces) == 3, "each shard ran in its agent's own workspace"
+    archived = {Path(p).name: Path(p) for p in run["archived"]}
+    assert {"fleet-calendar.md", "fleet-prod.json", "fleet-staging.json", "fleet-other.json", "fleet-prod.prom"} <= set(archived)
+    calendar = archived["fleet-calendar.md"].read_text()
+    assert "| `apiserver` (certificate) | served |" in calendar and "prod-eu, prod-us" in calendar
+    other = json.loads(archived["fleet-other.json"].read_text())
+    assert [(c["context"], c["root_cause"]) for c in other["clusters"]] == [("lab-dead", "api.reachable")]
+    families = {f.name for f in text_string_to_metric_families(archived["fleet-prod.prom"].read_text())}
+    assert {"x509_cert_not_after", "preflight_ready", "preflight_lease_age_seconds"} <= families
+    assert run["junit"] == [{"testResults": "fleet-*-junit.xml", "allowEmptyResults": False}]
+    assert run["unstable"] == []  # kubeadm's certificates have a year left: nothing within 30d
 
 
 def test_sa_tokens_failure_and_a_missing_command(runs: dict[str, dict[str, Any]]) -> None:

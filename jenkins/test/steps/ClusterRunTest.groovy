@@ -4,6 +4,7 @@ import groovy.json.JsonOutput
 import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Tag
 import org.junit.jupiter.api.Test
+import pipeline.Declarative
 import pipeline.FakeJenkins
 import pipeline.RealShell
 
@@ -16,21 +17,24 @@ import static org.junit.jupiter.api.Assertions.*
  *
  * Run by tests/cluster/test_jenkins_library.py, which starts the cluster, puts preflight and
  * sa-tokens on PATH and sets KP_KUBECONFIG (an admin kubeconfig), KP_NAMESPACE (an existing,
- * empty namespace) and KP_RUNS (a folder). Each test leaves KP_RUNS/<name>/run.json with its
+ * empty namespace), KP_FLEET_KUBECONFIG (contexts prod-eu, prod-us, staging-1 on the cluster and
+ * lab-dead on a refused port) and KP_RUNS (a folder). Each test leaves KP_RUNS/<name>/run.json with its
  * scripts, exit codes and workspace, and the pytest side checks the files from there.
  */
 @Tag('cluster')
 class ClusterRunTest {
     static String kubeconfig
+    static String fleetKubeconfig
     static String namespace
     static File runs
 
     @BeforeAll
     static void environment() {
         Map<String, String> env = System.getenv()
-        List<String> missing = ['KP_KUBECONFIG', 'KP_NAMESPACE', 'KP_RUNS'].findAll { !env[it] }
+        List<String> missing = ['KP_KUBECONFIG', 'KP_FLEET_KUBECONFIG', 'KP_NAMESPACE', 'KP_RUNS'].findAll { !env[it] }
         assertEquals([], missing, 'run by tests/cluster/test_jenkins_library.py, which sets these')
         kubeconfig = new File(env.KP_KUBECONFIG).text
+        fleetKubeconfig = new File(env.KP_FLEET_KUBECONFIG).text
         namespace = env.KP_NAMESPACE
         runs = new File(env.KP_RUNS)
     }
@@ -134,6 +138,26 @@ class ClusterRunTest {
         assertEquals('FAILURE', j.result)
         assertEquals("k8sServiceAccountToken: could not ensure a token for ServiceAccount ${namespace}/kp-nobody: ".toString() +
             "sa-tokens: error: ServiceAccount ${namespace}/kp-nobody does not exist (create it, or pass --create-sa)", j.failure)
+    }
+
+    @Test
+    void fleet_example() {
+        FakeJenkins j = jenkins('fleet')
+        j.secretFile('fleet-kubeconfig', fleetKubeconfig, secretsOf(fleetKubeconfig))
+        // The example's 60s deadline, shortened: the dead context costs the whole deadline.
+        String text = new File(Library.dir().parentFile, 'Jenkinsfile.fleet.example').text
+        String shorter = text.replace("DEADLINE    = '60s'", "DEADLINE    = '8s'")
+        assertNotEquals(text, shorter, 'the example sets DEADLINE')
+        File jenkinsfile = new File(runs, 'fleet/Jenkinsfile.fleet.example')
+        jenkinsfile.text = shorter
+        Declarative.install(j)
+        Script script = j.load(jenkinsfile)
+        j.run { script.run() }
+        finish('fleet', j, [archived: j.archived*.path.sort(), unstable: j.callsOf('unstable')*.args,
+                            nodes: j.callsOf('node')*.args, parallel: j.callsOf('parallel')*.args])
+        assertEquals('FAILURE', j.result)
+        assertEquals('kube-preflight fleet: 1 cluster(s) not ready: lab-dead: api.reachable', j.failure)
+        assertEquals(1, j.callsOf('junit').size())
     }
 
     @Test
