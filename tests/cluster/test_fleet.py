@@ -192,7 +192,7 @@ def test_certs_on_the_node_exports_the_pki_and_what_is_served_next_to_it(cluster
 
     prom = tmp_path / "kubeadm.prom"
     code = main(["certs", "--pki-dir", str(cluster.workdir), "--kubelet-dir", str(tmp_path / "no-kubelet"), "--compare-served",
-                 "--prometheus", str(prom), "-q"])
+                 "--prometheus", str(prom)])
     samples = families(prom.read_text())
     certs = {(s.labels["source"], s.labels["name"]): s for s in samples["x509_cert_not_after"]}
     assert code in (0, 1)

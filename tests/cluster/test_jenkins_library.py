@@ -164,10 +164,11 @@ def test_the_fleet_example_checks_each_shard_on_its_own_agent_and_publishes_one_
     from prometheus_client.parser import text_string_to_metric_families
 
     run = runs["fleet"]
-    assert run["parallel"] == [["prod", "staging", "other"]] and run["nodes"] == ["preflight"] * 4
+    seen = run["returned"]
+    assert seen["parallel"] == [["prod", "staging", "other"]] and seen["nodes"] == ["preflight"] * 4
     shard_workspaces = {Path(sh["workspace"]) for sh in run["sh"]}
     assert len(shard_workspaces) == 3, "each shard ran in its agent's own workspace"
-    archived = {Path(p).name: Path(p) for p in run["archived"]}
+    archived = {Path(p).name: Path(p) for p in seen["archived"]}
     assert {"fleet-calendar.md", "fleet-prod.json", "fleet-staging.json", "fleet-other.json", "fleet-prod.prom"} <= set(archived)
     calendar = archived["fleet-calendar.md"].read_text()
     assert "| `apiserver` (certificate) | served |" in calendar and "prod-eu, prod-us" in calendar
@@ -176,7 +177,7 @@ def test_the_fleet_example_checks_each_shard_on_its_own_agent_and_publishes_one_
     families = {f.name for f in text_string_to_metric_families(archived["fleet-prod.prom"].read_text())}
     assert {"x509_cert_not_after", "preflight_ready", "preflight_lease_age_seconds"} <= families
     assert run["junit"] == [{"testResults": "fleet-*-junit.xml", "allowEmptyResults": False}]
-    assert run["unstable"] == []  # kubeadm's certificates have a year left: nothing within 30d
+    assert seen["unstable"] == []  # kubeadm's certificates have a year left: nothing within 30d
 
 
 def test_sa_tokens_failure_and_a_missing_command(runs: dict[str, dict[str, Any]]) -> None:
