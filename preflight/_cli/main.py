@@ -362,10 +362,10 @@ def fleet(ctx: click.Context, /, kubeconfig: str | None, pattern: str | None, na
     with --strict), 2 preflight could not run (usage or configuration error).
     """
     from kube_client._durations import parse_duration
+    from kube_client._files import write_atomic
 
     from .._engine.fleet import FleetView, fleet_exit_code, render_fleet_json, render_fleet_junit, render_fleet_markdown, render_fleet_table
     from .._engine.metrics import render_prometheus
-    from .._engine.render import write_atomic
     from .fleet import FleetRequest, describe_selection, run_fleet, select_contexts
 
     opts = OutputOptions(**out)
