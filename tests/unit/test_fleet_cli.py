@@ -33,8 +33,7 @@ def fleet_kubeconfig(path: Path, servers: dict[str, str], *, extra_users: dict[s
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Dead clusters cost the whole deadline (refused connections are retried within it), so
-    the runs here use a short one unless the test gives its own."""
+    """A short deadline unless the test gives its own: a dead cluster may cost all of it."""
     timeout = [] if "--timeout" in argv else ["--timeout", "2s"]
     code = main(["fleet", *argv, *timeout], clock=lambda: NOW + timedelta(hours=1))
     out, err = capsys.readouterr()
