@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the real upstream control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubeadm, kubectl), helm (v3) and helm4 (v4) from the Go module proxy, once per
-# version set.
+# version set; and the kubelet, for the harness's real node (`up --node`), into a folder of its own.
 #
 # Binaries land in a cache folder outside the repository, keyed by the Go toolchain and a hash
 # of the wrapper modules' go.mod/go.sum (which pin every version), so a machine that has
@@ -10,6 +10,11 @@
 #
 #   tests/controlplane/build.sh            build what is missing, print the bin folder
 #   tests/controlplane/build.sh --print    print the bin folder without building
+#   tests/controlplane/build.sh kubelet [--print]   the same for the kubelet's folder
+#
+# The kubelet has its own cache folder, keyed like the control plane's (Kubernetes version, Go
+# toolchain, a hash of the kubernetes wrapper module and of its own recipe), so adding it did
+# not invalidate an existing control-plane build. The plain form builds both.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,18 +39,12 @@ digest=$( (echo "$recipe"; cat "$mods"/*/go.mod "$mods"/*/go.sum) | sha256sum | 
 key="k8s-$k8s_version-etcd-$etcd_version-helm-$helm_version-helm4-$helm4_version-$go_version-$digest"
 cache_root=${KUBE_PREFLIGHT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-preflight}
 bin="$cache_root/controlplane/$key"
-
-if [[ "${1:-}" == "--print" || -f "$bin/.complete" ]]; then
-  echo "$bin"
-  exit 0
-fi
+# Bump kubelet_recipe when the kubelet's build changes.
+kubelet_recipe=1
+kubelet_digest=$( (echo "$kubelet_recipe"; cat "$mods/kubernetes/go.mod" "$mods/kubernetes/go.sum") | sha256sum | cut -c1-12)
+kubelet_bin="$cache_root/kubelet/kubelet-$k8s_version-$go_version-$kubelet_digest"
 
 log() { printf 'build.sh: %s\n' "$*" >&2; }
-staging="$bin.partial.$$"
-rm -rf "$staging"
-mkdir -p "$staging"
-trap 'rm -rf "$staging"' EXIT
-started=$(date +%s)
 
 # Upstream's hack/lib/version.sh stamps both version packages; kubeadm parses its own version
 # when gitMajor is set, so gitVersion, gitMajor and gitMinor are set together.
@@ -55,6 +54,49 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   k8s_ld+=" -X $p.gitVersion=$k8s_version -X $p.gitMajor=1 -X $p.gitMinor=$minor"
   k8s_ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 done
+
+# The kubelet, from the same wrapper module, in a scratch copy of it: k8s.io/kubernetes/cmd/kubelet
+# needs two modules the control plane does not (k8s.io/cri-streaming, otelrestful), and go.sum
+# lines for them in the repository would change the control-plane key above.
+build_kubelet() {
+  [[ -f "$kubelet_bin/.complete" ]] && return 0
+  local stage="$kubelet_bin.partial.$$" t0=$(date +%s)
+  rm -rf "$stage"; mkdir -p "$stage/mod"
+  cp "$mods/kubernetes/go.mod" "$mods/kubernetes/go.sum" "$stage/mod/"
+  log "building kubelet $k8s_version from the kubernetes wrapper module (about 40 s with a warm Go cache, 8 min cold)"
+  if ! (cd "$stage/mod" && go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$k8s_ld" -o "$stage/kubelet" \
+        k8s.io/kubernetes/cmd/kubelet); then
+    rm -rf "$stage"; return 1
+  fi
+  rm -rf "$stage/mod"
+  echo "kubelet $(( $(date +%s) - t0 ))s $(stat -c %s "$stage/kubelet")" > "$stage/BUILD-INFO"
+  touch "$stage/.complete"
+  mkdir -p "$(dirname "$kubelet_bin")"
+  mv -T "$stage" "$kubelet_bin" 2>/dev/null || { log "another build already installed $kubelet_bin"; rm -rf "$stage"; }
+  log "done: $(cat "$kubelet_bin/BUILD-INFO")"
+}
+
+if [[ "${1:-}" == "kubelet" ]]; then
+  [[ "${2:-}" == "--print" ]] || build_kubelet
+  echo "$kubelet_bin"
+  exit 0
+fi
+if [[ "${1:-}" == "--print" ]]; then
+  echo "$bin"
+  exit 0
+fi
+if [[ -f "$bin/.complete" ]]; then
+  build_kubelet
+  echo "$bin"
+  exit 0
+fi
+
+staging="$bin.partial.$$"
+rm -rf "$staging"
+mkdir -p "$staging"
+trap 'rm -rf "$staging"' EXIT
+started=$(date +%s)
+
 helm_ld="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
 helm_ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
 # Helm 4 has no k8sVersion ldflags: its default .Capabilities.KubeVersion comes from the
@@ -102,4 +144,5 @@ fi
 trap - EXIT
 rm -rf "$staging"
 log "done: $(tr '\n' ' ' < "$bin/BUILD-INFO")"
+build_kubelet
 echo "$bin"
