@@ -15,7 +15,7 @@ renewed, but the control-plane components were never restarted). There is no fak
         cp.repair()
 
 ControlPlane(workdir, bin_dir=None)
-    up(timeout=180), down(), repair(timeout=180, restart_etcd=False), wait_ready(timeout)
+    up(timeout=180, node=False), down(),     node=True: also containerd + a kubelet (node.py; root) repair(timeout=180, restart_etcd=False), wait_ready(timeout)
     break_(knob, *args) -> str | None          knobs: faults.KNOBS (table in faults.py)
     start/stop/restart(component), pid(component), status(), log_path(component)
     kubectl(*args, kubeconfig=None, check=True, input=None, timeout=60) -> CompletedProcess
@@ -32,7 +32,9 @@ Command line (run from the repository root): python -m tests.controlplane --help
 
 Modules: cluster (ControlPlane), components (command-line table), kubeadm (the real
 kubeadm, offline), pki (expired re-issues with `cryptography`), faults (knobs), procs
-(process identity and ports), state (state.json), build (build.sh), errors (errors, wait_for).
+(process identity and ports), state (state.json), build (build.sh), errors (errors, wait_for),
+node (the real node: containerd, kubelet, host changes and their undoing), images (busybox
+images without a registry).
 """
 from .build import build_binaries, helm_binaries
 from .cluster import ControlPlane

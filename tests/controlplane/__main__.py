@@ -1,6 +1,6 @@
 """Command line for the control-plane harness (run from the repository root).
 
-    python -m tests.controlplane up      --workdir DIR [--timeout S] [--bin-dir DIR]
+    python -m tests.controlplane up      --workdir DIR [--timeout S] [--bin-dir DIR] [--node]
     python -m tests.controlplane down    --workdir DIR
     python -m tests.controlplane break   KNOB [ARGS...] --workdir DIR
     python -m tests.controlplane repair  --workdir DIR [--timeout S] [--restart-etcd]
@@ -9,7 +9,8 @@
 
 `up` builds what is missing, starts the cluster, prints progress on stderr and the admin
 kubeconfig path as its last stdout line, and exits leaving the processes running in their
-own sessions. `bin` builds what is missing and prints the bin folder, or the path of
+own sessions. `up --node` also starts containerd and a kubelet (root; one node per machine) and
+waits until the node is Ready; `down` then undoes every host change it made. `bin` builds what is missing and prints the bin folder, or the path of
 one binary in it (helm is v3, helm4 is v4; build.sh pins both). `break` prints what the knob returned (e.g. the blackhole address). `status`
 prints `NAME: pid PID running|stopped` per process and exits 1 if a component is stopped.
 Expected failures are one line on stderr and exit code 2.
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     up = command("up", "create (first time) and start the control plane")
     up.add_argument("--timeout", type=float, default=180)
     up.add_argument("--bin-dir", type=Path, help="binaries (default: build.sh's cache folder)")
+    up.add_argument("--node", action="store_true",
+                    help="also run a real node: containerd + kubelet (root; installs Debian packages; one per machine)")
     command("down", "stop every process of the workdir")
     brk = command("break", "apply a fault knob")
     brk.add_argument("knob", choices=sorted(KNOBS), metavar="KNOB",
@@ -73,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "up":
             cp = ControlPlane(args.workdir, args.bin_dir)
-            cp.up(timeout=args.timeout)
-            print(f"control plane {cp.version} ready at {cp.server}", file=sys.stderr)
+            cp.up(timeout=args.timeout, node=args.node)
+            print(f"control plane {cp.version} ready at {cp.server}"
+                  + (f"; node Ready after {cp.node_up_seconds:.1f}s" if cp.node_up_seconds is not None else ""), file=sys.stderr)
             print(cp.admin_kubeconfig)
             return 0
         cp = ControlPlane(args.workdir)

@@ -2,8 +2,9 @@
 kube-controller-manager, kube-scheduler) on 127.0.0.1, laid out in a workdir like
 /etc/kubernetes and driven with the real kubeadm, kubectl and helm.
 
-What it deliberately does not do: run a kubelet or a container runtime (pods stay Pending),
-supervise components (a component that exits stays down, as a static pod would not), or
+With `up(node=True)` it also runs a real node (node.py: containerd, runc, bridge CNI and a
+kubelet, on a bridge of its own; one per machine, root only); without it, pods stay Pending.
+What it deliberately does not do: supervise components (a component that exits stays down, as a static pod would not), or
 fake any API. Everything the tests observe comes from the upstream binaries.
 
 Synchronisation is always a condition with a deadline (`errors.wait_for`); on timeout the
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from cryptography import x509
 
 from . import components, faults, kubeadm, pki, procs
+from . import node as real_node
 from .build import bin_dir_path, build_binaries, helm_binaries, is_built
 from .errors import CommandFailed, HarnessError, tail, wait_for
 from .state import Proc, State
@@ -39,7 +41,7 @@ T = TypeVar("T")
 _CERT_HAS_EXPIRED = 10
 # Binaries whose leftover processes `down` may kill when they mention the workdir.
 _OUR_BINARIES = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                 "kubeadm", "kubectl", "helm", "helm4"}
+                 "kubeadm", "kubectl", "helm", "helm4", "kubelet", "containerd", "containerd-shim-runc-v2"}
 _CLUSTER_ADMINS_BINDING = """\
 # What `kubeadm init` creates after its phases (kubeadm 1.29+, kubernetes/kubernetes#121305):
 # admin.conf's group kubeadm:cluster-admins gets cluster-admin; only super-admin.conf is
@@ -71,6 +73,7 @@ class ControlPlane:
         self.workdir = Path(workdir).resolve()
         self._bin_dir = Path(bin_dir).resolve() if bin_dir else None
         self._children: dict[int, subprocess.Popen] = {}  # to reap what this process started
+        self.node_up_seconds: float | None = None
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -241,10 +244,14 @@ class ControlPlane:
 
     # --- up / down ------------------------------------------------------------------------
 
-    def up(self, timeout: float = 180) -> ControlPlane:
+    def up(self, timeout: float = 180, *, node: bool = False) -> ControlPlane:
         """Create PKI and kubeconfigs with kubeadm (first time), start all four components,
         return when ready (see `wait_ready`). A workdir that was `down`ed is started again
-        with the same PKI, data and ports. On failure everything started is stopped again."""
+        with the same PKI, data and ports. With `node`, then start containerd and a kubelet and
+        wait until the node is Ready (node.py; `node_up_seconds` says how long that took). On
+        failure everything started is stopped again and the host restored."""
+        if node:
+            real_node.check_can_run()  # before anything starts: one line, nothing to undo
         deadline = time.monotonic() + timeout
         state = State.load(self.workdir)
         if state is not None:
@@ -261,6 +268,8 @@ class ControlPlane:
                     self.kubectl("apply", "-f", "-", input=_CLUSTER_ADMINS_BINDING,
                                  kubeconfig=self.super_admin_kubeconfig)
             self.wait_ready(_left(deadline))
+            if node:
+                self.node_up_seconds = real_node.up(self, _left(deadline) + 60)
         except BaseException:
             if State.load(self.workdir) is not None:
                 try:
@@ -301,7 +310,9 @@ class ControlPlane:
 
     def down(self, timeout: float = 30) -> None:
         """Stop every process started for this workdir (SIGTERM, deadline, SIGKILL), including
-        helpers and leftovers of our binaries that mention the workdir. Leaves files in place."""
+        helpers and leftovers of our binaries that mention the workdir. A node (`up --node`) goes
+        first, and every host change it made is undone. Leaves files in the workdir in place."""
+        real_node.down(self)
         state = self._load()
         helpers = [n for n in state.processes if n not in components.NAMES]
         self._terminate(helpers, timeout)

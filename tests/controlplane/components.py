@@ -104,6 +104,9 @@ CONTROLLER_MANAGER = Component("kube-controller-manager", "kube-controller-manag
     "--service-account-private-key-file={pki}/sa.key",
     "--root-ca-file={pki}/ca.crt",
     "--use-service-account-credentials=true",
+    # HARNESS: 20 s instead of 50 s, so a node whose kubelet stopped (`break stop-kubelet`) is
+    # marked NotReady within about 25 s (two missed 10 s lease renewals, plus the 5 s monitor period).
+    "--node-monitor-grace-period=20s",
 ))
 
 SCHEDULER = Component("kube-scheduler", "kube-scheduler", (

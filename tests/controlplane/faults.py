@@ -18,6 +18,8 @@ certificate with `openssl s_client`, replace kubeconfigs copied from admin.conf.
 | unavailable-apiservice                 | 4             | APIService v1beta1.metrics.k8s.io Available=False, discovery incomplete |
 | blackhole                              | 4 (timeouts)  | a TCP endpoint that accepts and never answers |
 | helm-pending RELEASE                   | 2             | release left pending-upgrade by a killed `helm upgrade` |
+| stop-kubelet                           | (a node down) | `up --node` only: the kubelet stopped; returns once the Node is NotReady |
+| start-kubelet                          |               | the kubelet started again; returns once the Node is Ready |
 
 Each knob waits for its symptom to exist before returning (never a bare sleep) and returns a
 one-line description (no secrets) or an address.
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from collections.abc import Callable
 
-from . import kubeadm, pki, procs
+from . import kubeadm, node, pki, procs
 from .errors import HarnessError, tail
 
 if TYPE_CHECKING:
@@ -271,6 +273,8 @@ KNOBS: dict[str, Callable[..., str | None]] = {
     "unavailable-apiservice": unavailable_apiservice,
     "blackhole": blackhole,
     "helm-pending": helm_pending,
+    "stop-kubelet": node.stop_kubelet,
+    "start-kubelet": node.start_kubelet,
 }
 _ARITY = {"expire-client-cert": 1, "stop": 1, "start": 1, "restart": 1, "helm-pending": 1}
 
