@@ -21,6 +21,7 @@ from kube_client._target import Target
 
 from .._checks.api import api_reachable
 from .._checks.auth import auth_identity, auth_permissions
+from .._checks.cluster.nodes import cluster_nodes
 from .._checks.controlplane import controlplane_apiservices, controlplane_leases, controlplane_token_controller
 from .._checks.helm import helm_release
 from .._checks.kubeconfig import kubeconfig_credentials
@@ -97,6 +98,7 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False,
         table.append(Check(id="controlplane.token-controller", needs=("canary", "leases"), run=controlplane_token_controller,
                            tolerates=("canary", "leases")))
     table += [
+        Check(id="cluster.nodes", needs=("nodes", "deploy_kinds"), run=cluster_nodes, tolerates=("deploy_kinds",)),
         Check(id="auth.permissions", needs=("access", "discovery"), run=partial(auth_permissions, target), skip_when_forbidden=False),
         Check(id="serviceaccount.token", needs=("service_account", "version", "leases"),
               run=partial(serviceaccount_token, explicit=explicit_service_account), tolerates=("version", "leases")),

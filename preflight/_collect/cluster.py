@@ -49,6 +49,7 @@ from .._facts.cluster import (
     CanaryResult,
     Health,
     HelmRelease,
+    NodeState,
     Permission,
     ServiceAccountFacts,
     TlsProbe,
@@ -98,7 +99,7 @@ def _own_token_secret(target: Target, namespace: str, name: str) -> str:
 
 # The facts of ``check``: one method of ``CheckCollectors`` each.
 FACT_NAMES = ("client", "probe", "version", "livez", "readyz", "identity", "api_catalog", "deploy_objects", "deploy_kinds", "discovery", "access",
-              "leases", "apiservices", "namespace", "service_account", "bindings", "helm_release", "canary")
+              "leases", "apiservices", "nodes", "namespace", "service_account", "bindings", "helm_release", "canary")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,6 +216,10 @@ class CheckCollectors:
                 )
             )
         return out
+
+    def nodes(self, facts: Facts) -> tuple[NodeState, ...]:
+        """Every Node (cluster-scoped list: a 403 here makes cluster.nodes skip, not fail)."""
+        return tuple(NodeState.parse(n) for n in self._client(facts).list_all("/api/v1/nodes"))
 
     def namespace(self, facts: Facts) -> bool:
         try:

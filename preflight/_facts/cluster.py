@@ -36,6 +36,7 @@ __all__ = [
     "KubeObject",
     "LeaseState",
     "Leases",
+    "NodeState",
     "Permission",
     "ServerVersion",
     "ServiceAccountFacts",
@@ -97,6 +98,31 @@ class ApiServiceState:
     reason: str = ""
     message: str = ""
     service: str = ""  # namespace/name, "" for local groups
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeState:
+    """One Node as the scheduler sees it: its Ready condition, cordon, and the taints that keep
+    pods without a toleration off it (NoSchedule, NoExecute)."""
+
+    name: str
+    ready: str  # the Ready condition's status: "True", "False", "Unknown", or "" (none yet)
+    reason: str = ""  # e.g. NodeStatusUnknown (kubelet stopped posting), KubeletNotReady
+    unschedulable: bool = False  # cordoned (spec.unschedulable)
+    taints: tuple[str, ...] = ()  # "key:effect", NoSchedule/NoExecute only
+
+    @classmethod
+    def parse(cls, node: Mapping[str, Any]) -> NodeState:
+        cond: Mapping[str, Any] = next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
+        spec = node.get("spec") or {}
+        taints = tuple(f"{t.get('key')}:{t.get('effect')}" for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute"))
+        return cls(name=str((node.get("metadata") or {}).get("name") or ""), ready=str(cond.get("status") or ""),
+                   reason=str(cond.get("reason") or ""), unschedulable=bool(spec.get("unschedulable")), taints=taints)
+
+    @property
+    def schedulable(self) -> bool:
+        """Ready, not cordoned and not tainted: a pod without tolerations can run here."""
+        return self.ready == "True" and not self.unschedulable and not self.taints
 
 
 @dataclass(frozen=True, kw_only=True)

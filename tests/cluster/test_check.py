@@ -58,6 +58,8 @@ def test_healthy_cluster_passes_every_check_and_reports_the_pinned_version(clust
     assert findings["api.reachable"]["evidence"]["server_version"] == cluster.version == "v1.37.2"
     outcomes = {i: f["outcome"] for i, f in findings.items()}
     assert outcomes.pop("serviceaccount.token") == "skip"  # admin is a user, not a ServiceAccount
+    # This control plane has no node: a warning (an autoscaler may add one), so still READY.
+    assert outcomes.pop("cluster.nodes") == "warn" and "the cluster has no nodes" in findings["cluster.nodes"]["message"]
     assert set(outcomes.values()) == {"pass"}, outcomes
     assert "checking context 'kubernetes-admin@kubernetes'" in err
 
@@ -149,6 +151,8 @@ def test_serviceaccount_without_permissions_gets_a_role_that_really_fixes_it(clu
     perms = findings["auth.permissions"]
     assert code == 1 and perms["outcome"] == "fail" and "missing" in perms["message"]
     assert findings["controlplane.leases"]["outcome"] == "skip" and "not allowed" in findings["controlplane.leases"]["message"]
+    # Nodes it may not list: skipped, so they cannot change the verdict (which is the permissions').
+    assert findings["cluster.nodes"]["outcome"] == "skip" and "not allowed" in findings["cluster.nodes"]["message"]
     token = findings["serviceaccount.token"]  # it may not read ServiceAccounts, but it uses its own token Secret
     assert token["outcome"] == "pass" and "its own long-lived token Secret team-a/deployer-token" in token["message"]
     cluster.kubectl("apply", "-f", "-", input=perms["evidence"]["role"])

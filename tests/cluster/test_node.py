@@ -122,6 +122,9 @@ def test_a_healthy_release_runs_and_explain_says_ready(node_cp: ControlPlane, pr
     assert code == 0, {i: f["message"] for i, f in findings.items()}
     assert findings["cluster.nodes"]["outcome"] == "pass" and findings["cluster.nodes"]["message"] == "1 of 1 nodes ready"
     assert findings["release.deployment.app-app"]["outcome"] == "pass"
+    code, checked, _ = preflight("check", "--kubeconfig", str(node_cp.admin_kubeconfig), "-n", ns)
+    assert code == 0 and checked["cluster.nodes"]["outcome"] == "pass"
+    assert checked["cluster.nodes"]["message"] == "1 of 1 nodes are Ready and schedulable"
 
 
 def test_helm_upgrade_wait_on_a_missing_image_times_out_and_explain_names_the_image(node_cp: ControlPlane, preflight: Any,
@@ -181,6 +184,12 @@ def test_stop_kubelet_makes_the_node_not_ready_and_explain_blames_the_node(node_
         dep = findings["release.deployment.app-app"]
         assert dep["evidence"]["verdict"] == "nodes"
         assert f"is on node {real_node.NODE_NAME}, which is not ready (NodeStatusUnknown)" in dep["message"]
+        # Before the next deploy, check says the pods have nowhere to go.
+        code, checked, _ = preflight("check", "--kubeconfig", str(node_cp.admin_kubeconfig), "-n", ns)
+        nodes = checked["cluster.nodes"]
+        assert code == 1 and nodes["outcome"] == "fail" and nodes["evidence"]["ready"] == 0
+        assert f"no node can take the deploy's pods: {real_node.NODE_NAME} NotReady (NodeStatusUnknown)" in nodes["message"]
+        assert "helm --wait will time out" in nodes["message"]
     finally:
         node_cp.break_("start-kubelet")
     assert real_node.node_condition(node_cp) == ("True", True)
