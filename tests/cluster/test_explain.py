@@ -1,11 +1,12 @@
 """``preflight explain`` after real failed deploys: the real helm (3 and 4) installs
 tests/cluster/charts/web into the real control plane, broken by the harness's fault knobs.
 
-The harness runs no kubelet and registers no node (tests/controlplane/cluster.py), so no pod
+These control planes run no kubelet and register no node (tests/controlplane/cluster.py), so no pod
 ever runs here. That is the normal situation these tests start from: on a healthy control
 plane a release with pods is "no node can take it" (cluster.nodes is the root cause), and
 with a component stopped the control plane is blamed before the missing nodes. Failures that
-need a kubelet (image pulls, crash loops, readiness probes) are judged in
+need a kubelet (image pulls, crash loops, readiness probes) run on real pods in tests/cluster/test_node.py
+(`up --node`), and the rest in
 tests/unit/test_checks_release.py on kubelet-shaped facts. The app's own faults that show
 without a node are tested here: pods refused at admission, a hook Job that fails.
 
