@@ -15,7 +15,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-## The main job: a throwaway control plane, broken like the incident, diagnosed, repaired.
+## The main job: a throwaway control plane with a real node (as root) and a real chart, broken like
+## the incident (helm --wait times out, helm preflight refuses), explained, repaired, deployed again.
 demo: $(BIN)/.installed controlplane
 	$(BIN)/python scripts/demo.py
 
@@ -41,7 +42,7 @@ typecheck: $(BIN)/.installed
 build-controlplane:
 	tests/controlplane/build.sh
 
-## The real control plane and helm, built once per version set (about 12 min cold on 2 cores, then
+## The real control plane, helm and the kubelet, built once per version set (about 12 min cold on 2 cores, then
 ## cached): its progress lines are shown, the Go module download chatter is not.
 controlplane:
 	@tests/controlplane/build.sh 2>&1 >/dev/null | grep --line-buffered -v '^go: downloading' >&2; exit $${PIPESTATUS[0]}

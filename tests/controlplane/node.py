@@ -40,6 +40,7 @@ from . import images, procs
 from .build import kubelet_dir
 from .errors import HarnessError, tail, wait_for
 from .kubeadm import NODE_NAME
+from .state import State
 
 if TYPE_CHECKING:
     from .cluster import ControlPlane
@@ -420,25 +421,36 @@ def _remove_cgroups() -> None:
     wait_for(gone, 30, "the kubepods and k8s.io cgroups to be removed", interval=0.2)
 
 
+def _leftover_node_processes(cp: ControlPlane) -> list[procs.ProcInfo]:
+    return [p for p in procs.processes_mentioning(f"{cp.workdir}/")
+            if Path(p.argv[0]).name in ("kubelet", "containerd") or Path(p.argv[0]).name.startswith("containerd-shim")]
+
+
 def down(cp: ControlPlane) -> None:
     """Stop the kubelet, the containers and containerd, and undo every host change the node made.
-    A no-op for a workdir that does not own this machine's node (apart from its own processes)."""
+    A no-op for a workdir that does not own this machine's node (apart from its own processes).
+    Works without the workdir's state.json too (a workdir removed while its node ran)."""
     ours = host_owner() == str(cp.workdir)
-    state = cp._load()
-    names = [n for n in ("kubelet", "containerd") if n in state.processes]
+    state = State.load(cp.workdir)
+    names = [n for n in ("kubelet", "containerd") if state is not None and n in state.processes]
     if not ours and not names:
         return
-    cp._terminate([n for n in names if n == "kubelet"], 20)
+    if "kubelet" in names:
+        cp._terminate(["kubelet"], 20)
     if ours:
         _kill_containers(cp)
-    cp._terminate([n for n in names if n == "containerd"], 20)
-    shims = [p for p in procs.processes_mentioning(f"{node_dir(cp)}/") if Path(p.argv[0]).name.startswith("containerd-shim")]
-    if shims:
-        procs.terminate([(p.pid, p.starttime) for p in shims], f"{node_dir(cp)}/", 10, first_signal=signal.SIGKILL)
+    if "containerd" in names:
+        cp._terminate(["containerd"], 20)
+    leftovers = _leftover_node_processes(cp)  # shims (they outlive containerd), or processes of a lost state.json
+    if leftovers:
+        procs.terminate([(p.pid, p.starttime) for p in leftovers], f"{cp.workdir}/", 10, first_signal=signal.SIGKILL)
     for name in names:
         cp.forget(name)
-    if not ours:
-        return
+    if ours:
+        _restore_host(cp)
+
+
+def _restore_host(cp: ControlPlane) -> None:
     record = json.loads(HOST_LOCK.read_text())
     _unmount_under(node_dir(cp))
     if _bridge_exists():
