@@ -170,6 +170,16 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_up_node_without_root_is_one_line_and_starts_nothing(tmp_path, monkeypatch, capsys):
+    from tests.controlplane.__main__ import main
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert main(["up", "--node", "--workdir", str(tmp_path / "cp")]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: up --node needs root: containerd and the kubelet create cgroups, mounts and a network bridge\n"
+    assert not (tmp_path / "cp").exists()
+
+
 # --- the incident, replayed on a second healthy, in order --------------------------------
 
 def test_expired_controller_manager_cert_gives_unauthorized_and_a_stale_lease(incident):
