@@ -1,5 +1,6 @@
 """Container images without a registry: a busybox rootfs packed as an OCI image-layout tarball,
-which `ctr images import` loads into containerd (shared/notes/real-node.md, "Step 2").
+which `ctr images import` loads into containerd (the OCI image-layout spec:
+https://github.com/opencontainers/image-spec/blob/main/image-layout.md).
 
 Two images come from the same rootfs (the static busybox of Debian's busybox-static, with a
 symlink per applet, so `sh`, `httpd`, `sleep` ... exist):

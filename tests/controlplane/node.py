@@ -1,8 +1,8 @@
 """A real node for the control plane: containerd 1.6 + runc + bridge CNI from Debian, and the
 kubelet built by build.sh from the same wrapper module (`up --node`).
 
-The recipe is /work/shared/notes/real-node.md, verified on this kind of machine. What it needs
-and why:
+The recipe was verified by hand on this kind of machine first (Debian 12, cgroup v1, root without
+CAP_SYS_RESOURCE). What it needs and why:
   * root: the kubelet and containerd create cgroups, mounts and a network bridge. Missing Debian
     packages (containerd, runc, busybox-static, containernetworking-plugins) are installed with
     apt-get, as root only; otherwise `up --node` says so in one line.
@@ -202,7 +202,7 @@ state = "{d}/containerd/state"
   address = ""
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{images.PAUSE}"
-  # root here has no CAP_SYS_RESOURCE: runc cannot set a negative oom_score_adj (notes, step 3)
+  # root here has no CAP_SYS_RESOURCE: runc cannot set a negative oom_score_adj (runc: oom_score_adj)
   restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
