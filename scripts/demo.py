@@ -10,7 +10,8 @@
    and scheduler's client certificates expire; the operator renews everything on disk but restarts nothing; a
    new ServiceAccount gets a token Secret that stays empty, and a RoleBinding names it with a typo;
 4. ``helm upgrade --wait --timeout 30s`` times out, as the incident's deploys did, while
-   ``helm preflight upgrade`` refuses in under a second with the root cause;
+   ``helm preflight upgrade`` refuses in under a second (it renders and dry-runs the chart too)
+   with the root cause;
 5. ``preflight explain`` says why the timed-out deploy is not ready; ``preflight check`` in node
    mode and ``preflight certs`` show the same on the control-plane node;
 6. repairs it the way that worked (renew, then really restart) and runs preflight again;
