@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import select
+import selectors
 import socket
 import socketserver
 import threading
@@ -63,16 +63,23 @@ class _Handler(socketserver.BaseRequestHandler):
 
 
 def _relay(a: socket.socket, b: socket.socket) -> None:
+    # selectors (epoll), not select.select: a long test session holds more than 1024 file
+    # descriptors, and select() refuses any above that ("filedescriptor out of range")
     peers = {a: b, b: a}
-    while True:
-        ready, _, _ = select.select(list(peers), [], [], 30)
-        if not ready:
-            return
-        for sock in ready:
-            data = sock.recv(65536)
-            if not data:
+    with selectors.DefaultSelector() as selector:
+        for sock in peers:
+            selector.register(sock, selectors.EVENT_READ)
+        while True:
+            ready = selector.select(30)
+            if not ready:
                 return
-            peers[sock].sendall(data)
+            for key, _ in ready:
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                data = sock.recv(65536)
+                if not data:
+                    return
+                peers[sock].sendall(data)
 
 
 class _Server(socketserver.ThreadingTCPServer):

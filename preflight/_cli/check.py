@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kube_client._deadline import Deadline
-from kube_client._errors import ConfigError, UnauthorizedError, UnreachableError
+from kube_client._errors import ConfigError, NotFoundError, UnauthorizedError, UnreachableError
 from kube_client._http import KubeClient
 from kube_client._target import Target
 
@@ -74,9 +74,10 @@ def node_checks() -> tuple[Check, ...]:
     )
 
 
-# The root of every API fact: when it failed, checks whose facts failed to connect point here.
+# The root of every API fact: when it failed, checks whose facts failed to connect, or got a 404
+# from what is not the Kubernetes API, point here instead of repeating it.
 API_REACHABLE = Check(id="api.reachable", needs=("probe", "version", "livez", "readyz"), run=api_reachable,
-                      tolerates=("probe", "version", "livez", "readyz"), explains=(UnreachableError,))
+                      tolerates=("probe", "version", "livez", "readyz"), explains=(UnreachableError, NotFoundError))
 
 
 def check_table(target: Target, *, deep: bool, release: str, node: bool = False, explicit_service_account: bool = False,

@@ -106,7 +106,8 @@ def test_renewed_but_not_restarted_is_found_in_node_mode_and_cleared_by_a_real_r
     assert "controller-manager.conf" in restarts["message"] and "kube-controller-manager" in restarts["message"]
     assert "scheduler.conf" in restarts["message"] and "restart it" in restarts["message"]
     assert "mirror pod" in restarts["remediation"]
-    code, certs, _ = preflight("certs", "--pki-dir", str(breakable.workdir), "--compare-served")
+    code, certs, _ = preflight("certs", "--pki-dir", str(breakable.workdir), "--kubelet-dir", str(breakable.workdir / "no-kubelet"),
+                               "--compare-served")
     assert certs["node.restarts"]["outcome"] == "fail"
     assert certs["pki.controller-manager.conf"]["outcome"] == "pass"  # the file on disk is fine: the process is not
     breakable.repair()

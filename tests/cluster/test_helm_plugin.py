@@ -138,13 +138,15 @@ def test_upgrade_through_the_plugin_deploys_with_every_argument_forwarded(major:
 def test_helm_bin_gets_the_arguments_unchanged_and_its_exit_code_is_kept(major: int, helms: dict[int, Helm], cluster: Any,
                                                                         chart: Path, tmp_path: Path) -> None:
     # helm sets HELM_BIN to its own argv[0] (pkg/cli/environment.go EnvVars); run it under the
-    # name of a script that records what the plugin execs and exits 7 like a failing helm.
+    # name of a script that records what the plugin execs and exits 7 like a failing helm. The
+    # gate renders the local chart with the same HELM_BIN first: that `helm template` is real.
+    helm = helms[major]
     recorder = tmp_path / "recorder"
-    recorder.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\0" "$a"; done > "$RECORD"\n'
+    recorder.write_text(f'#!/bin/sh\n[ "$1" = template ] && exec {helm.binary} "$@"\n'
+                        'for a in "$@"; do printf "%s\\0" "$a"; done > "$RECORD"\n'
                         'printf "%s" "$HELM_NAMESPACE" > "$RECORD.ns"\nexit 7\n')
     recorder.chmod(0o755)
     tricky = ["up", "web", str(chart), "--set", "a=b c", "--set-string=x=--not-a-flag", "-f", "/dev/null", "--", "--raw"]
-    helm = helms[major]
     result = helm("-n", "default", "preflight", "upgrade", *tricky[1:], cp=cluster, argv0=str(recorder),
                   env=helm.env(RECORD=str(tmp_path / "argv")))
     assert result.returncode == 7, text(result)  # helm passes the plugin's exit code on

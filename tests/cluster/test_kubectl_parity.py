@@ -379,7 +379,9 @@ def test_a_server_url_with_a_path_prefix_keeps_it_on_every_request(cluster: Any,
         assert findings["auth.identity"]["evidence"]["username"] == kubectl_whoami(cluster, prefixed) == ADMIN
         bare = conf(f"http://{address}")  # the same relay without the prefix: nothing is served there
         code, findings, err = preflight("check", "--kubeconfig", str(bare), "-q", "--timeout", "20s")
-        assert code == 2 and "namespace 'default' does not exist" in err, (code, err)  # every path is a 404 there
+        reachable = findings["api.reachable"]  # every path is a 404 there: not the Kubernetes API, not a missing namespace
+        assert code == 1 and reachable["outcome"] == "fail" and "this is not the Kubernetes API" in reachable["message"], (code, err)
+        assert findings["auth.permissions"]["outcome"] == "skip" and findings["auth.permissions"]["evidence"]["blocked_by"] == "api.reachable"
         assert kubectl_whoami(cluster, bare) == REFUSED
     finally:
         proxy.terminate()
