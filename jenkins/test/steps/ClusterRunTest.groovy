@@ -75,10 +75,19 @@ class ClusterRunTest {
         }
     }
 
+    /** The deploy the gate is asked about: a ConfigMap only, so it runs no pods (the harness has no node). */
+    static final String CONFIG_ONLY = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: prod\n'
+
+    String configOnlyDeploy(FakeJenkins j) {
+        j.workspace.mkdirs()
+        new File(j.workspace, 'rendered.yaml').text = CONFIG_ONLY
+        return 'rendered.yaml'
+    }
+
     @Test
     void ready() {
         FakeJenkins j = jenkins('ready')
-        Object value = step(j, 'k8sPreflight', [credentialsId: 'kubeconfig-admin', namespace: namespace])
+        Object value = step(j, 'k8sPreflight', [credentialsId: 'kubeconfig-admin', namespace: namespace, manifests: configOnlyDeploy(j)])
         finish('ready', j, value)
         assertEquals('SUCCESS', j.result, j.log.join('\n'))
         assertEquals(true, value.ready)
@@ -89,7 +98,8 @@ class ClusterRunTest {
     void warnings() {
         // kubeadm's certificates live a year: within 10 years they all warn.
         FakeJenkins j = jenkins('warnings')
-        Object value = step(j, 'k8sPreflight', [credentialsId: 'kubeconfig-admin', namespace: namespace, warnWithin: '3650d'])
+        Object value = step(j, 'k8sPreflight', [credentialsId: 'kubeconfig-admin', namespace: namespace, warnWithin: '3650d',
+                                                manifests: configOnlyDeploy(j)])
         finish('warnings', j, value)
         assertEquals('UNSTABLE', j.result)
         assertTrue(value.ready as boolean)
