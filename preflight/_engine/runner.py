@@ -132,20 +132,14 @@ BUG_REMEDIATION = "this is a preflight bug; please report it with the JSON outpu
 
 def _finding_for_fact_error(check: Check, failed: FactError, failed_roots: Sequence[Check]) -> Finding:
     err = failed.error
-    if isinstance(err, ForbiddenError) and not check.skip_when_forbidden:
-        return Finding(
-            id=check.id,
-            outcome=Outcome.ERROR,
-            message=f"could not look: the API server refused {failed.name} (403): {err.message}",
-            remediation=err.fix or "this identity may not ask; grant it the permission named above",
-            evidence={"fact": failed.name, "status": 403},
-        )
     if isinstance(err, ForbiddenError):
+        gate = not check.skip_when_forbidden  # the gate's own question: could not look is an error
         return Finding(
             id=check.id,
-            outcome=Outcome.SKIP,
-            message=f"not allowed to look: {err.message}",
-            remediation=err.fix or "grant the permission named above to check this",
+            outcome=Outcome.ERROR if gate else Outcome.SKIP,
+            message=(f"could not look: the API server refused {failed.name} (403): " if gate else "not allowed to look: ") + err.message,
+            remediation=err.fix or ("this identity may not ask; grant it the permission named above" if gate
+                                    else "grant the permission named above to check this"),
             evidence={"fact": failed.name, "status": 403},
         )
     for root in (r.id for r in failed_roots if isinstance(err, r.explains)):
