@@ -13,7 +13,9 @@ CAP_SYS_RESOURCE). What it needs and why:
     BRIDGE. Pods live on its /24 without a default route, so nothing leaves the machine; the
     apiserver reaches the kubelet (logs, exec) on NODE_IP.
   * images without a registry (images.py): `preflight.test/busybox:1` and the sandbox image are
-    imported before the kubelet starts; pods use `imagePullPolicy: Never`.
+    imported before the kubelet starts, with kube-preflight's own image
+    `preflight.test/kube-preflight:dev` (preflight_image.py: scripts/image.py, cached by content);
+    pods use `imagePullPolicy: Never`.
   * the kubelet runs with a PATH without /usr/sbin, so it finds no iptables and adds no rules.
 
 Host changes, all undone by `down` (tests/cluster/test_node.py compares the host before and
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import images, procs
+from . import images, preflight_image, procs
 from .build import kubelet_dir
 from .errors import HarnessError, tail, wait_for
 from .kubeadm import NODE_NAME
@@ -288,14 +290,15 @@ def _start_containerd(cp: ControlPlane, timeout: float) -> None:
     cp.wait_for(serving, timeout, "containerd to serve its socket", interval=0.2)
 
 
-def _import_images(cp: ControlPlane) -> None:
+def _import_images(cp: ControlPlane, preflight_tarball: Path) -> None:
     t0 = time.monotonic()
     busybox = _tool("busybox")
     if busybox is None:
         raise HarnessError("no busybox on PATH (Debian package busybox-static)")
-    for tarball in images.build_all(Path(busybox), node_dir(cp) / "images").values():
+    for tarball in [*images.build_all(Path(busybox), node_dir(cp) / "images").values(), preflight_tarball]:
         ctr(cp, "images", "import", str(tarball))
-    log.info("imported %s and %s into containerd in %.1fs", images.BUSYBOX, images.PAUSE, time.monotonic() - t0)
+    log.info("imported %s, %s and %s into containerd in %.1fs", images.BUSYBOX, images.PAUSE, preflight_image.REF,
+             time.monotonic() - t0)
 
 
 def kubelet_argv(cp: ControlPlane, kubelet: Path) -> list[str]:
@@ -361,12 +364,13 @@ def up(cp: ControlPlane, timeout: float = 180) -> float:
     check_can_run()
     ensure_packages()
     kubelet_dir(build=True)
+    preflight_tarball, _ = preflight_image.ensure_image()  # built before the host changes: a failure leaves nothing to undo
     t0 = time.monotonic()
     _claim_host(cp)
     _write_configs(cp)
     _make_bridge()
     _start_containerd(cp, 30)
-    _import_images(cp)
+    _import_images(cp, preflight_tarball)
     state = cp._load()
     state.extras["node"] = NODE_NAME
     state.save(cp.workdir)
