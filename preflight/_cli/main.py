@@ -303,8 +303,7 @@ def check(
     target = resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace)
     manifest_objects = read_manifest_objects(manifests) if manifests else []
     if from_release is not None:
-        manifest_objects, source = _release_objects(target, release, from_release, timeout, quiet, hook)
-        manifests = source if manifest_objects else None
+        manifest_objects, manifests = _release_objects(target, release, from_release, timeout, quiet, hook)
     chart_source = None
     if chart:
         from .._collect.chart import ChartSource, helm_executable
@@ -454,8 +453,8 @@ _NOT_FOR_A_HOOK = frozenset({"Role", "RoleBinding", "ClusterRole", "ClusterRoleB
                              "ValidatingAdmissionPolicyBinding"})
 
 
-def _release_objects(target: Any, release: str, revision: int, timeout: str, quiet: bool, hook: bool) -> tuple[list[Any], str]:
-    """--from-release: the revision's manifest objects ([] when there is no record) and their source name.
+def _release_objects(target: Any, release: str, revision: int, timeout: str, quiet: bool, hook: bool) -> tuple[list[Any], str | None]:
+    """--from-release: the revision's manifest objects ([] when there is no record) and their source name (None then).
     With --hook, RBAC, cluster-scoped kinds and other namespaces' objects are left out (said on stderr)."""
     from kube_client._durations import parse_duration
 
@@ -472,7 +471,7 @@ def _release_objects(target: Any, release: str, revision: int, timeout: str, qui
             left = sorted({f"{o.get('kind')} {(o.get('metadata') or {}).get('name')}" for o in objects if o not in kept})
             click.echo(f"preflight: not simulated by a hook (RBAC, cluster-scoped or another namespace): {', '.join(left)}", err=True)
         objects = kept
-    return objects or [], f"release {release} revision {revision}"
+    return (objects, f"release {release} revision {revision}") if objects else ([], None)
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
