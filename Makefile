@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export GOTOOLCHAIN := local
 
-.PHONY: demo test test-fast typecheck build-controlplane controlplane image container-image image-lock clean
+.PHONY: demo test test-fast typecheck build-controlplane controlplane wheel image container-image image-lock clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kube-preflight needs Python 3.11 or newer")'
@@ -46,6 +46,11 @@ build-controlplane:
 ## cached): its progress lines are shown, the Go module download chatter is not.
 controlplane:
 	@tests/controlplane/build.sh 2>&1 >/dev/null | grep --line-buffered -v '^go: downloading' >&2; exit $${PIPESTATUS[0]}
+
+## The wheel, for agents that install it pinned by hash (Jenkinsfile.example): prints its path and SHA-256.
+wheel: $(BIN)/.installed
+	$(BIN)/pip wheel --quiet --no-deps -w dist .
+	@sha256sum dist/kube_preflight-*.whl
 
 ## kube-preflight's image without a registry: an OCI layout tarball (Debian packages + the wheel;
 ## reproducible: the same tree gives the same digest, printed last). As root on Debian (apt-get download).
