@@ -14,6 +14,7 @@ import subprocess
 import tarfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,42 @@ def test_the_image_runs_preflight_as_non_root(tmp_path: Path) -> None:
                               "import ssl, cryptography.x509, yaml, requests, pyhelm3, jenkins, sa_tokens._cli"],
                              capture_output=True, text=True)
     assert imports.returncode == 0, imports.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
+def test_the_image_runs_the_hooks_check_in_cluster_as_the_hooks_service_account(cluster: Any, tmp_path: Path) -> None:
+    """The image as the hook pod runs it, without a node: chroot into its root filesystem as
+    65532, the ServiceAccount's token and CA where a pod has them, KUBERNETES_SERVICE_HOST/PORT
+    pointing at the real API server; the identity has only the hook chart's RBAC."""
+    from tests.cluster.test_admission import namespace
+    from tests.cluster.test_hook_chart import RBAC_KINDS, WEB, render
+
+    cached, _ = preflight_image.ensure_image()
+    _, _, layer = _read(cached)
+    root = tmp_path / "root"
+    layer.extractall(root, filter="tar")
+    with namespace(cluster, "hook-img") as ns:
+        cluster.helm("install", "web", str(WEB), "-n", ns)
+        rbac = [d for d in render(cluster, 3, ns) if d["kind"] in RBAC_KINDS]
+        items = json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac})
+        cluster.kubectl("apply", "-f", "-", input=items)
+        try:
+            sa_dir = root / "var" / "run" / "secrets" / "kubernetes.io" / "serviceaccount"
+            sa_dir.mkdir(parents=True)
+            (sa_dir / "token").write_text(cluster.kubectl("create", "token", "web-preflight", "-n", ns, "--duration=1h").stdout.strip())
+            shutil.copyfile(cluster.pki_dir / "ca.crt", sa_dir / "ca.crt")
+            (sa_dir / "namespace").write_text(ns)
+            for f in sa_dir.iterdir():
+                os.chown(f, 65532, 65532)
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+                   "KUBERNETES_SERVICE_PORT": str(cluster.apiserver_port)}
+            ran = subprocess.run([CHROOT, "--userspec=65532:65532", str(root), "/usr/local/bin/preflight", "check", "--hook",
+                                  f"--namespace={ns}", "--timeout=30s", "--release=web", "--from-release=1", "--helm-major=3"],
+                                 capture_output=True, text=True, env=env, timeout=120)
+        finally:
+            cluster.kubectl("delete", "-f", "-", "--wait=false", input=items, check=False)
+    print(ran.stdout[-1500:])
+    assert "Traceback" not in ran.stderr, ran.stderr
+    assert "context 'in-cluster'" in ran.stderr and "release web revision 1 (deployed)" in ran.stderr
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "admission.dry-run" in ran.stdout and "auth.permissions" not in ran.stdout
