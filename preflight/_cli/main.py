@@ -460,8 +460,9 @@ def _release_objects(target: Any, release: str, revision: int, timeout: str, qui
 
     from .._collect.release import revision_manifest
 
-    objects, note = revision_manifest(target, release, revision, os.environ.get("HELM_DRIVER", "secret"),
-                                      parse_duration(timeout, name="--timeout").total_seconds())
+    # a third of --timeout at most: an unreachable server is the checks' to report, within their own --timeout
+    seconds = min(10.0, parse_duration(timeout, name="--timeout").total_seconds() / 3)
+    objects, note = revision_manifest(target, release, revision, os.environ.get("HELM_DRIVER", "secret"), seconds)
     if not quiet or objects is None:
         click.echo(f"preflight: {note}", err=True)
     if hook and objects:
