@@ -2,7 +2,8 @@
 scripts/image.py from the working tree and cached by content in
 ~/.cache/kube-preflight/image/<key>/ (or $KUBE_PREFLIGHT_CACHE/image/<key>/): the key hashes the
 tree files that make the wheel, the pinned Python lock, the builder and the Debian package
-versions, so an unchanged tree is never rebuilt (one build per change, not per session).
+versions, so an unchanged tree is never rebuilt (one build per change, not per session); a
+new build removes the older trees' images.
 """
 from __future__ import annotations
 
@@ -59,5 +60,8 @@ def ensure_image() -> tuple[Path, str]:
     except builder.ImageError as exc:
         raise HarnessError(f"building the kube-preflight image failed: {exc}") from None
     digest_file.write_text(digest + "\n")
+    for stale in cache_root().iterdir():  # one image per machine: an older tree's is not used again
+        if stale.is_dir() and stale.name not in (key, "debs"):
+            shutil.rmtree(stale, ignore_errors=True)
     log.info("built %s (%s, %.0f MB) in %.1fs", REF, digest, tarball.stat().st_size / 1e6, time.monotonic() - t0)
     return tarball, digest
