@@ -52,6 +52,7 @@ class CheckRequest:
     deep: bool = False
     service_account: tuple[str, str] | None = None
     release: str = ""
+    hook: bool = False  # --hook: the identity is a Helm hook's own ServiceAccount, not the deployer's
     helm_driver: str = "secret"
     helm_timeout: float = 300.0
     create_namespace: bool = False
@@ -81,7 +82,7 @@ API_REACHABLE = Check(id="api.reachable", needs=("probe", "version", "livez", "r
 
 
 def check_table(target: Target, *, deep: bool, release: str, node: bool = False, explicit_service_account: bool = False,
-                helm_timeout: float = 300.0, admission: bool = False) -> list[Check]:
+                helm_timeout: float = 300.0, admission: bool = False, hook: bool = False) -> list[Check]:
     """The checks of one run, in report order. Options a single judge reads are bound here to
     its keyword parameters, so they are typed by its signature."""
     table = [
@@ -105,7 +106,9 @@ def check_table(target: Target, *, deep: bool, release: str, node: bool = False,
               run=partial(serviceaccount_token, explicit=explicit_service_account), tolerates=("version", "leases")),
         Check(id="rbac.subjects", needs=("bindings",), run=rbac_subjects),
     ]
-    if release:
+    if hook:  # the deployer's permissions and token, and the release's pending state (its own), are not the hook's to judge
+        table = [c for c in table if c.id not in ("auth.permissions", "serviceaccount.token")]
+    elif release:
         table.append(Check(id="helm.release", needs=("helm_release",),
                            run=partial(helm_release, deploy_window=timedelta(seconds=helm_timeout))))
     if admission:  # the deploy's own objects are known (--manifests, --chart): simulate their admission
@@ -183,7 +186,7 @@ def run_check(request: CheckRequest) -> Report:
     try:
         table = check_table(target, deep=request.deep, release=request.release, node=request.node_dir is not None,
                             explicit_service_account=request.service_account is not None, helm_timeout=request.helm_timeout,
-                            admission=admission)
+                            admission=admission, hook=request.hook)
         report = run_checks(table, facts, policy=policy)
         exists = facts.get_or_error("namespace")
     finally:

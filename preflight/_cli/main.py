@@ -230,6 +230,11 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.option("--helm-timeout", default="5m", show_default=True, help="Your helm --timeout: a pending release younger than this is a deploy in progress.")
 @click.option("--manifests", metavar="FILE", help="Rendered manifests (helm template ... > FILE, or - for stdin): check "
               "permissions for exactly the chart's kinds, and that the server serves them.")
+@click.option("--from-release", "from_release", metavar="REVISION", type=click.IntRange(1), default=None,
+              help="With --release: simulate the manifest of this revision of the release, read from Helm's storage (one GET of "
+                   "its record); a pre-install/pre-upgrade hook reads its own pending revision so. No record: a note, no simulation.")
+@click.option("--hook", is_flag=True, help="Run as a Helm hook (charts/preflight-hook): the identity is the hook's own ServiceAccount, "
+              "not the deployer's, so auth.permissions, serviceaccount.token and helm.release are left out.")
 @click.option("--chart", metavar="PATH", help="A chart folder or .tgz: render it with helm (offline, with the server's version and "
               "APIs; helm from $HELM_BIN or PATH) and check as with --manifests.")
 @click.option("-f", "--values", "values_files", metavar="FILE", multiple=True, help="With --chart: a values file, as for helm (repeatable).")
@@ -259,7 +264,7 @@ def _service_account(value: str | None) -> tuple[str, str] | None:
 @click.pass_context
 def check(
     ctx: click.Context, /, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str, wait_for_api: str, release: str,
-    helm_timeout: str, manifests: str | None, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
+    helm_timeout: str, manifests: str | None, from_release: int | None, hook: bool, chart: str | None, values_files: tuple[str, ...], set_values: tuple[str, ...],
     set_strings: tuple[str, ...], set_files: tuple[str, ...], set_jsons: tuple[str, ...], set_literals: tuple[str, ...],
     no_simulate: bool, helm_major: str | None, service_account: str | None, ensure_token: bool, deep: bool, create_namespace: bool, node_dir: Path | None, quiet: bool,
     warn_within: str, fail_within: str, prometheus: Path | None, **out: Any,
@@ -293,8 +298,12 @@ def check(
                                                       ("set-json", set_jsons), ("set-literal", set_literals)) for item in items)
     if (values_files or set_args) and not chart:
         raise click.UsageError("-f/--values and --set* need --chart")
+    if from_release is not None and (not release or chart or manifests):
+        raise click.UsageError("--from-release needs --release and excludes --manifests and --chart")
     target = resolve_target(kubeconfig=kubeconfig, context=context, namespace=namespace)
     manifest_objects = read_manifest_objects(manifests) if manifests else []
+    if from_release is not None:
+        manifest_objects, manifests = _release_objects(target, release, from_release, timeout, quiet, hook)
     chart_source = None
     if chart:
         from .._collect.chart import ChartSource, helm_executable
@@ -312,6 +321,7 @@ def check(
         deep=deep,
         service_account=_service_account(service_account),
         release=release,
+        hook=hook,
         helm_driver=os.environ.get("HELM_DRIVER", "secret"),
         helm_timeout=parse_duration(helm_timeout, name="--helm-timeout").total_seconds(),
         create_namespace=create_namespace,
@@ -434,6 +444,35 @@ def explain(ctx: click.Context, /, kubeconfig: str | None, context: str | None, 
     if not quiet:
         click.echo(f"preflight: explaining release {release} on {request.target.describe()}", err=True)
     return emit(run_explain(request), opts)
+
+
+# A hook's Role is namespaced and cannot grant RBAC it does not hold: these kinds are not simulated by a hook.
+_NOT_FOR_A_HOOK = frozenset({"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "Namespace", "CustomResourceDefinition",
+                             "StorageClass", "PriorityClass", "PersistentVolume", "IngressClass", "RuntimeClass", "APIService",
+                             "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+                             "ValidatingAdmissionPolicyBinding"})
+
+
+def _release_objects(target: Any, release: str, revision: int, timeout: str, quiet: bool, hook: bool) -> tuple[list[Any], str | None]:
+    """--from-release: the revision's manifest objects ([] when there is no record) and their source name (None then).
+    With --hook, RBAC, cluster-scoped kinds and other namespaces' objects are left out (said on stderr)."""
+    from kube_client._durations import parse_duration
+
+    from .._collect.release import revision_manifest
+
+    # a third of --timeout at most: an unreachable server is the checks' to report, within their own --timeout
+    seconds = min(10.0, parse_duration(timeout, name="--timeout").total_seconds() / 3)
+    objects, note = revision_manifest(target, release, revision, os.environ.get("HELM_DRIVER", "secret"), seconds)
+    if not quiet or objects is None:
+        click.echo(f"preflight: {note}", err=True)
+    if hook and objects:
+        kept = [o for o in objects if str(o.get("kind")) not in _NOT_FOR_A_HOOK
+                and ((o.get("metadata") or {}).get("namespace") or target.namespace) == target.namespace]
+        if len(kept) < len(objects):
+            left = sorted({f"{o.get('kind')} {(o.get('metadata') or {}).get('name')}" for o in objects if o not in kept})
+            click.echo(f"preflight: not simulated by a hook (RBAC, cluster-scoped or another namespace): {', '.join(left)}", err=True)
+        objects = kept
+    return (objects, f"release {release} revision {revision}") if objects else ([], None)
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:

@@ -9,19 +9,21 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from kube_client._errors import ConfigError, ForbiddenError, NotFoundError
+from kube_client._deadline import Deadline
+from kube_client._errors import ClusterError, ConfigError, ForbiddenError, NotFoundError
 from kube_client._http import KubeClient
 from kube_client._parallel import parallel
 from kube_client._target import Target
 
 from .._engine.runner import Collector, Facts
 from .._facts.helm import ReleaseResource, decode_release, read_record
+from .._facts.manifests import load_objects
 from .._facts.release import LiveObject, ReleaseFacts
 from .canary import Cleanups
 from .cluster import CheckOptions, build_collectors
 from .reads import list_release_records, served_kinds
 
-__all__ = ["explain_collectors"]
+__all__ = ["explain_collectors", "revision_manifest"]
 
 
 def _path(api_version: str, resource: str, namespace: str, name: str = "") -> str:
@@ -109,3 +111,31 @@ def explain_collectors(target: Target, release_name: str, helm_driver: str) -> d
     return collectors
 
 
+
+
+def revision_manifest(target: Target, release: str, revision: int, helm_driver: str,
+                      timeout: float) -> tuple[list[Mapping[str, Any]] | None, str]:
+    """The objects of one revision's manifest (hooks left out), read with one GET of its record
+    (``sh.helm.release.v1.<release>.v<revision>``, what a Helm hook's Role may name), and a note
+    for the report's progress lines. None when there is no such record (Argo CD and other
+    renderers keep no Helm storage) or it could not be read (the checks then say why).
+    A 403 is exit 2: the hook's Role lacks get on that one record."""
+    kind = "configmaps" if helm_driver in ("configmap", "configmaps") else "secrets"
+    name = f"sh.helm.release.v1.{release}.v{revision}"
+    client = KubeClient(target, Deadline(timeout))
+    try:
+        item = client.get(f"/api/v1/namespaces/{quote(target.namespace)}/{kind}/{quote(name)}").data or {}
+        doc = decode_release(item, driver=kind)
+    except NotFoundError:
+        return None, (f"no Helm release record {kind}/{name} in {target.namespace} (Argo CD and other renderers keep "
+                      "none): the chart's own objects are not simulated, only the namespace-level checks run")
+    except ForbiddenError as exc:
+        raise ConfigError(f"not allowed to get {kind}/{name} in namespace {target.namespace}: {exc.message}",
+                          fix="grant get on that record (the preflight-hook chart's readRelease value), or drop --from-release") from None
+    except ClusterError as exc:
+        return None, f"could not read {kind}/{name}: {exc}; the checks below say why"
+    finally:
+        client.close()
+    status = str((doc.get("info") or {}).get("status") or "unknown")
+    objects = load_objects(str(doc.get("manifest") or ""), source=f"release {release} revision {revision}")
+    return objects, f"release {release} revision {revision} ({status}): {len(objects)} objects of its manifest simulated"

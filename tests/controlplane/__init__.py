@@ -34,7 +34,8 @@ Modules: cluster (ControlPlane), components (command-line table), kubeadm (the r
 kubeadm, offline), pki (expired re-issues with `cryptography`), faults (knobs), procs
 (process identity and ports), state (state.json), build (build.sh), errors (errors, wait_for),
 node (the real node: containerd, kubelet, host changes and their undoing), images (busybox
-images without a registry).
+images without a registry), preflight_image (kube-preflight's own image, scripts/image.py,
+cached by content), service_relay (10.96.0.1:443 to kube-apiserver, for in-cluster clients).
 """
 from .build import build_binaries, helm_binaries
 from .cluster import ControlPlane

@@ -11,15 +11,11 @@ The layer is deterministic (sorted, uid 0, mtime 0), so the digests are the same
 """
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import json
-import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
+
+from scripts import image as builder
 
 BUSYBOX = "preflight.test/busybox:1"
 PAUSE = "preflight.test/pause:1"
@@ -43,63 +39,10 @@ def busybox_rootfs(busybox: Path, root: Path) -> Path:
     return root
 
 
-def _layer(rootfs: Path) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for dirpath, dirnames, filenames in os.walk(rootfs):
-            dirnames.sort()
-            for name in [None, *dirnames, *sorted(filenames)]:
-                path = Path(dirpath) if name is None else Path(dirpath) / name
-                arcname = str(path.relative_to(rootfs))
-                if arcname == ".":
-                    continue
-                info = tar.gettarinfo(str(path), arcname)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                if info.isreg():
-                    with open(path, "rb") as f:
-                        tar.addfile(info, f)
-                else:
-                    tar.addfile(info)
-    return buf.getvalue()
-
-
 def oci_tarball(rootfs: Path, out: Path, ref: str, entrypoint: list[str]) -> Path:
-    """A single-layer OCI image-layout tarball named `ref` (index annotations containerd reads)."""
-    raw = _layer(rootfs)
-    compressed = gzip.compress(raw, mtime=0)
-    blobs: dict[str, bytes] = {}
-
-    def blob(data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        blobs[digest] = data
-        return "sha256:" + digest
-
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Entrypoint": entrypoint, "Env": [_PATH_ENV]},
-        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]},
-        "history": [{"created_by": "tests/controlplane/images.py"}]}, sort_keys=True).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blob(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": blob(compressed),
-                    "size": len(compressed)}]}, sort_keys=True).encode()
-    index = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": blob(manifest),
-                       "size": len(manifest),
-                       "annotations": {"org.opencontainers.image.ref.name": ref, "io.containerd.image.name": ref}}]}).encode()
-    with tarfile.open(out, "w") as tar:
-        def add(name: str, data: bytes) -> None:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime = len(data), 0
-            tar.addfile(info, io.BytesIO(data))
-        add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-        add("index.json", index)
-        for digest, data in blobs.items():
-            add(f"blobs/sha256/{digest}", data)
+    """A single-layer OCI image-layout tarball named `ref`, written by scripts/image.py's
+    reproducible writer (the same one kube-preflight's own image uses)."""
+    builder.oci_layout(rootfs, out, ref, {"Entrypoint": entrypoint, "Env": [_PATH_ENV]})
     return out
 
 

@@ -13,8 +13,13 @@ CAP_SYS_RESOURCE). What it needs and why:
     BRIDGE. Pods live on its /24 without a default route, so nothing leaves the machine; the
     apiserver reaches the kubelet (logs, exec) on NODE_IP.
   * images without a registry (images.py): `preflight.test/busybox:1` and the sandbox image are
-    imported before the kubelet starts; pods use `imagePullPolicy: Never`.
+    imported before the kubelet starts, with kube-preflight's own image
+    `preflight.test/kube-preflight:dev` (preflight_image.py: scripts/image.py, cached by content);
+    pods use `imagePullPolicy: Never`.
   * the kubelet runs with a PATH without /usr/sbin, so it finds no iptables and adds no rules.
+  * in-cluster clients: no kube-proxy, so the bridge also holds SERVICE_IP (10.96.0.1, the
+    `kubernetes` Service's address, named by the API server's certificate), pods get a route to
+    it, and service_relay.py relays SERVICE_IP:443 to kube-apiserver on 127.0.0.1.
 
 Host changes, all undone by `down` (tests/cluster/test_node.py compares the host before and
 after): the sysctls the kubelet sets (SYSCTLS), the bridge, mounts under the workdir, the
@@ -30,13 +35,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import images, procs
+from . import images, preflight_image, procs
 from .build import kubelet_dir
 from .errors import HarnessError, tail, wait_for
 from .kubeadm import NODE_NAME
@@ -51,6 +57,11 @@ HOST_LOCK = Path("/run/kube-preflight-node.json")
 BRIDGE = "kpfbr0"
 NODE_IP = "10.244.77.1"
 POD_SUBNET = "10.244.77.0/24"
+# kubeadm's first service IP (the API server's certificate names it): what pods get as
+# KUBERNETES_SERVICE_HOST. No kube-proxy here: the bridge holds this address and a relay on it
+# carries the bytes to kube-apiserver on 127.0.0.1 (service_relay.py).
+SERVICE_IP = "10.96.0.1"
+RELAY = "service-relay"
 KUBELET_PORT = 20250
 KUBELET_HEALTHZ_PORT = 20248
 # The kubelet sets the first three (pkg/kubelet/cm/container_manager_linux.go setupKernelTunables);
@@ -224,6 +235,7 @@ def _cni_config(cp: ControlPlane) -> dict[str, Any]:
     return {"cniVersion": "0.4.0", "name": "node", "plugins": [{
         "type": "bridge", "bridge": BRIDGE, "isGateway": False, "ipMasq": False, "hairpinMode": True,
         "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_SUBNET, "gateway": NODE_IP}]],
+                 "routes": [{"dst": f"{SERVICE_IP}/32", "gw": NODE_IP}],
                  "dataDir": str(node_dir(cp) / "cni" / "ipam")}}]}
 
 
@@ -261,7 +273,7 @@ def _write_configs(cp: ControlPlane) -> None:
 
 def _make_bridge() -> None:
     for argv in (["ip", "link", "add", BRIDGE, "type", "bridge"], ["ip", "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE],
-                 ["ip", "link", "set", BRIDGE, "up"]):
+                 ["ip", "addr", "add", f"{SERVICE_IP}/32", "dev", BRIDGE], ["ip", "link", "set", BRIDGE, "up"]):
         result = subprocess.run(argv, capture_output=True, text=True)
         if result.returncode != 0:
             raise HarnessError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
@@ -288,14 +300,15 @@ def _start_containerd(cp: ControlPlane, timeout: float) -> None:
     cp.wait_for(serving, timeout, "containerd to serve its socket", interval=0.2)
 
 
-def _import_images(cp: ControlPlane) -> None:
+def _import_images(cp: ControlPlane, preflight_tarball: Path) -> None:
     t0 = time.monotonic()
     busybox = _tool("busybox")
     if busybox is None:
         raise HarnessError("no busybox on PATH (Debian package busybox-static)")
-    for tarball in images.build_all(Path(busybox), node_dir(cp) / "images").values():
+    for tarball in [*images.build_all(Path(busybox), node_dir(cp) / "images").values(), preflight_tarball]:
         ctr(cp, "images", "import", str(tarball))
-    log.info("imported %s and %s into containerd in %.1fs", images.BUSYBOX, images.PAUSE, time.monotonic() - t0)
+    log.info("imported %s, %s and %s into containerd in %.1fs", images.BUSYBOX, images.PAUSE, preflight_image.REF,
+             time.monotonic() - t0)
 
 
 def kubelet_argv(cp: ControlPlane, kubelet: Path) -> list[str]:
@@ -361,12 +374,15 @@ def up(cp: ControlPlane, timeout: float = 180) -> float:
     check_can_run()
     ensure_packages()
     kubelet_dir(build=True)
+    preflight_tarball, _ = preflight_image.ensure_image()  # built before the host changes: a failure leaves nothing to undo
     t0 = time.monotonic()
     _claim_host(cp)
     _write_configs(cp)
     _make_bridge()
     _start_containerd(cp, 30)
-    _import_images(cp)
+    cp._spawn(RELAY, [sys.executable, str(Path(__file__).with_name("service_relay.py")), SERVICE_IP, "443",
+                      str(cp.apiserver_port), f"{cp.workdir}/"])
+    _import_images(cp, preflight_tarball)
     state = cp._load()
     state.extras["node"] = NODE_NAME
     state.save(cp.workdir)
@@ -432,7 +448,7 @@ def down(cp: ControlPlane) -> None:
     Works without the workdir's state.json too (a workdir removed while its node ran)."""
     ours = host_owner() == str(cp.workdir)
     state = State.load(cp.workdir)
-    names = [n for n in ("kubelet", "containerd") if state is not None and n in state.processes]
+    names = [n for n in ("kubelet", "containerd", RELAY) if state is not None and n in state.processes]
     if not ours and not names:
         return
     if "kubelet" in names:
@@ -441,6 +457,8 @@ def down(cp: ControlPlane) -> None:
         _kill_containers(cp)
     if "containerd" in names:
         cp._terminate(["containerd"], 20)
+    if RELAY in names:
+        cp._terminate([RELAY], 10)
     leftovers = _leftover_node_processes(cp)  # shims (they outlive containerd), or processes of a lost state.json
     if leftovers:
         procs.terminate([(p.pid, p.starttime) for p in leftovers], f"{cp.workdir}/", 10, first_signal=signal.SIGKILL)

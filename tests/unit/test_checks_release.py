@@ -198,3 +198,18 @@ def test_a_kind_the_server_no_longer_serves_fails_and_an_unlooked_object_is_skip
     found = {f.id: f for f in explain_release(Policy(now=NOW), facts, (), (), (), (), (NODE,), leases())}
     assert found["release.podsecuritypolicy.p"].outcome is Outcome.FAIL and "does not serve policy/v1beta1" in found["release.podsecuritypolicy.p"].message
     assert found["release.secret.s"].outcome is Outcome.SKIP
+
+
+def test_the_preflight_hook_pending_without_a_scheduler_says_a_hook_cannot_gate_that() -> None:
+    hook_pod = pod("web-preflight", node="", owner="", restart="Never")
+    hook_pod["metadata"]["labels"] = {"app.kubernetes.io/name": "preflight-hook", "app.kubernetes.io/instance": "web"}
+    hook_pod["metadata"]["ownerReferences"] = []
+    res = ReleaseResource(api_version="v1", kind="Pod", name="web-preflight", hook=("pre-install", "pre-upgrade"), hook_phase="Running")
+    f = _run([(res, hook_pod)], leases=leases(scheduler=120, released=True))["release.pod.web-preflight"]
+    assert f.outcome is Outcome.FAIL and f.evidence["verdict"] == "control-plane"
+    assert "the preflight hook never ran, so it could not say why: the scheduler is not running" in f.message
+    assert "helm preflight, the post-renderer or the Jenkins step" in f.remediation
+    # any other pending hook pod keeps the plain words
+    other = dict(hook_pod, metadata={**hook_pod["metadata"], "labels": {"app": "migrate"}})
+    g = _run([(res, other)], leases=leases(scheduler=120, released=True))["release.pod.web-preflight"]
+    assert g.evidence["verdict"] == "control-plane" and "preflight hook" not in g.message

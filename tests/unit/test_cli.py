@@ -60,6 +60,9 @@ def test_junit_and_markdown_files_are_written(tmp_path: Path, capsys: pytest.Cap
         (["certs", "-o", "yaml"], "Invalid value for '-o'"),
         (["kubeconfig", "--context", "a", "--all-contexts"], "exclude each other"),
         (["nosuchcommand"], "No such command"),
+        (["check", "--from-release", "3"], "--from-release needs --release"),
+        (["check", "--release", "web", "--from-release", "3", "--manifests", "-"], "excludes --manifests and --chart"),
+        (["check", "--release", "web", "--from-release", "0"], "--from-release"),
     ],
 )
 def test_usage_and_config_errors_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:

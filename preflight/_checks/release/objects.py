@@ -232,8 +232,21 @@ def _job(obj: KubeObject, scene: Scene, live: LiveObject) -> Diagnosis | str | N
     return _no_pods(scene, "Job", obj, what)
 
 
+def _preflight_hook(obj: KubeObject, live: LiveObject) -> bool:
+    """charts/preflight-hook's Pod: the in-cluster gate itself."""
+    labels = meta(obj).get("labels") or {}
+    return bool(live.resource.hook) and labels.get("app.kubernetes.io/name") == "preflight-hook"
+
+
 def _pod(obj: KubeObject, scene: Scene, live: LiveObject) -> Diagnosis | str | None:
-    return diagnose_pod(obj, scene) or "ready"
+    found = diagnose_pod(obj, scene)
+    if found is not None and found.verdict == "control-plane" and _preflight_hook(obj, live) and not (obj.get("spec") or {}).get("nodeName"):
+        # the gate needs a pod, and a pod needs the scheduler: the hook cannot report this itself
+        return replace(found, message=f"the preflight hook never ran, so it could not say why: {found.message}; a hook runs in a "
+                       "pod, and no pod is scheduled while kube-scheduler is down",
+                       remediation=f"{found.remediation}; to gate a deploy when the control plane itself may be broken, run the "
+                       "gate from outside the cluster: helm preflight, the post-renderer or the Jenkins step")
+    return found or "ready"
 
 
 def _selects(selector: Mapping[str, Any], labels: Mapping[str, Any] | None) -> bool:
