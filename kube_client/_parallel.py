@@ -32,3 +32,10 @@ def parallel(fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int = 4
     for t in threads:
         t.join()
     return results
+
+
+def raise_first(results: Iterable[Any]) -> None:
+    """Raise the first exception ``parallel`` handed back, for callers that need every result."""
+    for result in results:
+        if isinstance(result, Exception):
+            raise result

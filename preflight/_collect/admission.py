@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from kube_client._errors import ClusterError, ForbiddenError, NotFoundError, UnreachableError
 from kube_client._http import KubeClient
-from kube_client._parallel import parallel
+from kube_client._parallel import parallel, raise_first
 from kube_client._retry import with_retries
 
 from .._engine.runner import Collector, Facts
@@ -96,12 +96,6 @@ def _could_not_look(exc: ForbiddenError, what: str) -> ClusterError:
     """A 403 on a read the simulation cannot do without: an ``error`` finding, not a skip."""
     return ClusterError(f"not allowed to read {what}, so the deploy could not be simulated: {exc.message}", status=403,
                         fix="grant get on the chart's kinds (the deploy needs it too), or run as the deploy's identity")
-
-
-def _raise_first(results: Iterable[Any]) -> None:
-    for r in results:
-        if isinstance(r, Exception):
-            raise r
 
 
 def _names(client: KubeClient, path: str) -> frozenset[str]:
@@ -256,7 +250,7 @@ class AdmissionCollectors:
 
         wanted = [o for o in adm.objects if o.resource and o.ref.name and (adm.namespace_exists or not o.namespaced)]
         results = _parallel(read, wanted)
-        _raise_first(results)
+        raise_first(results)
         return LiveObjects(existing={key: meta for key, meta in results if meta is not None})
 
     def admission_dry_run(self, facts: Facts) -> tuple[DryRun, ...]:
@@ -295,7 +289,7 @@ class AdmissionCollectors:
         jobs: list[tuple[str, str, str]] = [(kind, ns, collection_path("v1", kind, ns)) for ns in spaces
                                              for kind in ("secrets", "serviceaccounts", "configmaps", "persistentvolumeclaims")]
         found = dict(zip([(k, ns) for k, ns, _ in jobs], _parallel(lambda j: _names_or_none(client, j[2]), jobs), strict=True))
-        _raise_first(found.values())
+        raise_first(found.values())
         classes: dict[str, bool] | None
         try:
             classes = {str((c.get("metadata") or {}).get("name")):
@@ -374,7 +368,7 @@ class AdmissionCollectors:
 
         failing_closed = sorted({h.service for h in hooks if h.service and h.failure_policy == "Fail"})
         results = _parallel(service_state, failing_closed) + _parallel(labels_of, spaces)
-        _raise_first(results)
+        raise_first(results)
         states = {r[0]: r[1:] for r in results[: len(failing_closed)]}
         hooks = [h if h.service not in states else replace(h, service_exists=states[h.service][0], ready_endpoints=states[h.service][1])
                  for h in hooks]

@@ -38,7 +38,7 @@ from kube_client._shapes import (
 )
 from kube_client._http import KubeClient
 from kube_client._kubeconfig import decode_jwt_claims
-from kube_client._parallel import parallel
+from kube_client._parallel import parallel, raise_first
 from kube_client._target import Target
 
 from .._engine.runner import Collector, Facts
@@ -187,9 +187,7 @@ class CheckCollectors:
             return AccessResult(permission=p, allowed=bool(status.get("allowed")), reason=str(status.get("reason") or ""))
 
         results = parallel(review, wanted)
-        for r in results:
-            if isinstance(r, Exception):
-                raise r
+        raise_first(results)
         return results
 
     def leases(self, facts: Facts) -> Leases:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from kube_client._deadline import Deadline
 from kube_client._errors import ClusterError, ConfigError, ForbiddenError, NotFoundError
 from kube_client._http import KubeClient
-from kube_client._parallel import parallel
+from kube_client._parallel import parallel, raise_first
 from kube_client._target import Target
 
 from .._engine.runner import Collector, Facts
@@ -57,9 +57,7 @@ def _live_objects(client: KubeClient, resources: tuple[ReleaseResource, ...], na
             return LiveObject(resource=res, namespace=where, obj=None, note=f"not allowed to get {resource}")
 
     looked = parallel(look, resources)
-    for item in looked:
-        if isinstance(item, Exception):
-            raise item
+    raise_first(looked)
     return tuple(looked)
 
 
