@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from kube_client._boundary import interrupt_on_sigterm, invoke
+from kube_client._boundary import console_script, invoke
 
 from . import __version__
 from ._names import check_namespace, check_subdomain
@@ -304,5 +303,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    interrupt_on_sigterm()
-    sys.exit(main())
+    console_script(main)

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from kube_client._boundary import interrupt_on_sigterm, invoke
+from kube_client._boundary import console_script, invoke
 
 from .. import __version__
 from .._engine.model import Report
@@ -482,11 +482,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
 
 def run() -> None:
     """Console-script entry point."""
-    interrupt_on_sigterm()
-    sys.exit(main())
+    console_script(main)
 
 
 def post_render_run() -> None:
     """Console script ``preflight-post-render``: an executable for Helm 3's --post-renderer."""
-    interrupt_on_sigterm()
-    sys.exit(invoke(cli, "preflight-post-render", ["helm", "post-render", *sys.argv[1:]]))
+    console_script(lambda: invoke(cli, "preflight-post-render", ["helm", "post-render", *sys.argv[1:]]))
