@@ -6,7 +6,7 @@ server sent, and lets mypy check every field name we read. All are ``total=False
 server omits empty fields, so every read says what an absent field means.
 
 Sources: the Go types of k8s.io/api (coordination/v1 Lease, authentication/v1
-SelfSubjectReview, authorization/v1 SubjectAccessReviewStatus, core/v1 ServiceAccount and
+SelfSubjectReview, authorization/v1 SubjectAccessReviewStatus and SubjectRulesReviewStatus, core/v1 ServiceAccount and
 Secret, apiregistration/v1 APIService) and k8s.io/apimachinery pkg/version Info.
 """
 
@@ -26,8 +26,10 @@ __all__ = [
     "SelfSubjectReview",
     "ServiceAccount",
     "ServiceReference",
+    "ResourceRule",
     "SubjectAccessReview",
     "SubjectAccessReviewStatus",
+    "SubjectRulesReview",
     "UserInfo",
     "VersionInfo",
 ]
@@ -101,6 +103,23 @@ class SubjectAccessReviewStatus(TypedDict, total=False):
 
 class SubjectAccessReview(TypedDict, total=False):
     status: SubjectAccessReviewStatus
+
+
+class ResourceRule(TypedDict, total=False):
+    verbs: list[str]
+    apiGroups: list[str]
+    resources: list[str]
+    resourceNames: list[str]
+
+
+class SubjectRulesReviewStatus(TypedDict, total=False):
+    resourceRules: list[ResourceRule]
+    incomplete: bool
+    evaluationError: str
+
+
+class SubjectRulesReview(TypedDict, total=False):
+    status: SubjectRulesReviewStatus
 
 
 class ServiceReference(TypedDict, total=False):

@@ -13,9 +13,11 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 
+from kube_client._shapes import ResourceRule
+
 from .cluster import Permission
 
-__all__ = ["DEFAULT_DEPLOY", "HELM_STORAGE", "expand", "role_yaml"]
+__all__ = ["DEFAULT_DEPLOY", "HELM_STORAGE", "allowed_by_rules", "expand", "role_yaml"]
 
 _WRITE = ("get", "create", "patch", "delete")
 
@@ -34,6 +36,18 @@ DEFAULT_DEPLOY: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("batch", "jobs", (*_WRITE, "list", "watch"), "Helm hooks are usually Jobs"),
     ("networking.k8s.io", "ingresses", _WRITE, "charts' Ingresses"),
 )
+
+
+def allowed_by_rules(p: Permission, rules: Iterable[ResourceRule]) -> bool:
+    """Whether one of a SelfSubjectRulesReview's resource rules allows ``p``, matched as RBAC
+    matches a request that names no object and no subresource (kubernetes
+    pkg/apis/rbac/v1/evaluation_helpers.go: VerbMatches, APIGroupMatches, ResourceMatches;
+    a rule limited to resourceNames never allows a request without a name)."""
+    def has(values: list[str] | None, wanted: str) -> bool:
+        return wanted in (values or ()) or "*" in (values or ())
+
+    return any(has(r.get("verbs"), p.verb) and has(r.get("apiGroups"), p.group) and has(r.get("resources"), p.resource)
+               and not r.get("resourceNames") for r in rules)
 
 
 def expand(rows: Iterable[tuple[str, str, tuple[str, ...], str]]) -> list[Permission]:

@@ -161,7 +161,7 @@ def test_a_clean_chart_is_ready_and_the_run_creates_and_changes_nothing(
     assert findings["admission.pods"]["evidence"]["sent_as_default_account"] == {"Deployment/app": "app", "Job/app-migrate": "app-hook"}
     assert before == after  # same objects, same resourceVersions
     changing = [(m, u) for m, u in requests_made if m != "GET"]
-    reviews = ("/selfsubjectaccessreviews", "/selfsubjectreviews")
+    reviews = ("/selfsubjectaccessreviews", "/selfsubjectrulesreviews", "/selfsubjectreviews")
     assert changing and all("dryRun=All" in u or u.split("?")[0].endswith(reviews) for m, u in changing), changing
     assert sum("dryRun=All" in u for _, u in changing) == 8 + 2  # every object, and the Pods of both templates
 

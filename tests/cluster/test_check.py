@@ -162,6 +162,41 @@ def test_serviceaccount_without_permissions_gets_a_role_that_really_fixes_it(clu
     assert findings["auth.permissions"]["outcome"] == "pass"
 
 
+def test_what_auth_permissions_finds_missing_is_what_kubectl_auth_can_i_denies(cluster: Any, preflight: Any, tmp_path: Path) -> None:
+    """auth.permissions proves "allowed" from one SelfSubjectRulesReview where it can and asks the
+    rest one SelfSubjectAccessReview each. Either way it must deny exactly what the server's
+    authorizer denies, for rules shaped every way RBAC matches them: wildcard groups, resources
+    and verbs, a rule limited to resourceNames (no grant for a request without a name), and a
+    ClusterRole bound in the namespace."""
+    from preflight._facts.permissions import DEFAULT_DEPLOY, expand
+
+    cluster.kubectl("create", "namespace", "rules-a")
+    token = ensure("rules-a", "deployer", kubeconfig=str(cluster.admin_kubeconfig), create_sa=True).token
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "shaped", "namespace": "rules-a"}, "rules": [
+        {"apiGroups": ["*"], "resources": ["configmaps"], "verbs": ["*"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "update", "delete", "list"], "resourceNames": ["only-this"]},
+        {"apiGroups": ["apps"], "resources": ["*"], "verbs": ["get", "list"]},
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "patch"]},
+    ]}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(role))
+    cluster.kubectl("create", "rolebinding", "shaped", "-n", "rules-a", "--role", "shaped", "--serviceaccount", "rules-a:deployer")
+    cluster.kubectl("create", "rolebinding", "view", "-n", "rules-a", "--clusterrole", "view", "--serviceaccount", "rules-a:deployer")
+    sa_conf = serviceaccount_kubeconfig(cluster, tmp_path / "deployer.conf", "rules-a", "deployer", token)
+
+    _, findings, _ = preflight("check", "--kubeconfig", str(sa_conf))
+
+    def denied(verb: str, resource: str) -> bool:
+        can = cluster.kubectl("auth", "can-i", verb, resource, "-n", "rules-a", "--as", "system:serviceaccount:rules-a:deployer", check=False)
+        assert can.stdout.strip() in ("yes", "no"), can
+        return can.stdout.strip() == "no"
+
+    kubectl_denies = {str(p) for p in expand(DEFAULT_DEPLOY) if denied(p.verb, f"{p.resource}.{p.group}" if p.group else p.resource)}
+    missing = set(findings["auth.permissions"]["evidence"]["missing"])
+    assert missing == kubectl_denies
+    assert {"get configmaps", "list deployments.apps", "watch deployments.apps", "create jobs.batch"}.isdisjoint(missing)  # granted: proven
+    assert {"get secrets", "create deployments.apps", "delete jobs.batch"} <= missing  # names-only, not granted, not granted
+
+
 def test_unavailable_apiservice_warns_about_incomplete_discovery(breakable: Any, preflight: Any) -> None:
     breakable.break_("unavailable-apiservice")
     try:
