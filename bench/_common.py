@@ -53,6 +53,30 @@ def console_script(name: str) -> str:
     return found
 
 
+def pip_installed(folder: Path) -> Path:
+    """kube-preflight as a user gets it from ``pip install``: this tree built into a wheel and
+    installed, byte-compiled, into a new venv at ``folder`` (no editable-install finder, whose
+    start-up costs about 20 ms). Its dependencies are this venv's (the same versions), reached by
+    a path entry, so nothing is downloaded. Returns the venv's bin folder."""
+    wheels = folder / "wheel"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(REPO)],
+                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / "venv")], check=True)
+    venv_python = folder / "venv" / "bin" / "python"
+    site = subprocess.run([str(venv_python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    ours = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "dependencies.pth").write_text(ours + "\n")  # a plain path line: that folder's own .pth files do not run
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv_python), "install", "--quiet", "--no-deps", "--no-index",
+                    *map(str, wheels.glob("*.whl"))], check=True, capture_output=True)
+    where = subprocess.run([str(venv_python), "-c", "import preflight; print(preflight.__file__)"], check=True, capture_output=True, text=True,
+                           cwd=folder)  # not the repository, whose preflight/ would come first
+    if not where.stdout.startswith(site):
+        sys.exit(f"bench: the wheel venv imports preflight from {where.stdout.strip()}, not from its own {site}")
+    return folder / "venv" / "bin"
+
+
 def parser(description: str, *, runs: int = 10) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--runs", type=int, default=runs, help=f"measured runs per side (default {runs})")

@@ -35,7 +35,7 @@ CHART = {
     "templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  rev: {{ .Release.Revision | quote }}\n",
 }
 SIDES = ("helm upgrade", "helm preflight upgrade", "helm upgrade --post-renderer", "preflight check (alone)")
-PLUGINS = Path(c.REPO) / "preflight" / "_helm" / "plugins"
+PLUGINS = Path(c.REPO) / "preflight" / "_cli" / "helm" / "plugins"
 
 
 def write_chart(folder: Path) -> Path:

@@ -1,4 +1,4 @@
-"""``check --chart``: render a Helm chart offline, as the live cluster would see it, via pyhelm3.
+"""``check --chart``: render a Helm chart offline, as the live cluster would see it, with ``helm template``.
 
 ``helm install`` renders with the cluster's ``.Capabilities``: its version and every served
 ``group/version`` and ``group/version/Kind`` (helm v3 ``pkg/action/action.go`` GetVersionSet,
@@ -10,15 +10,17 @@ cluster's without helm ever connecting to it.
 
 What it deliberately does not do:
 
-- give helm a credential. pyhelm3 puts ``--kube-token`` in argv (visible in ``ps``) and logs
-  it (pyhelm3 0.5.8 ``pyhelm3/command.py`` ``Command.run``); helm template needs no cluster, so the child gets no
-  kubeconfig, no context, no token, and ``KUBECONFIG`` points at an empty file;
-- run helm through a shell or without a bound: pyhelm3's ``Command.run`` uses
-  ``create_subprocess_shell`` and has no timeout (a cancel kills only the shell). ``_Offline``
-  overrides ``run`` alone; argv building (``Command.template``) and YAML loading stay pyhelm3's;
+- give helm a credential: helm template needs no cluster, so the child gets no kubeconfig, no
+  context, no token, and ``KUBECONFIG`` points at an empty file;
+- run helm through a shell or without a bound: helm is exec'd with a hard timeout that kills
+  its whole process group;
 - merge values itself: ``-f`` and ``--set`` go to helm as given, so helm's own merge rules and
   ``--set`` syntax apply. A ``--set`` value is in helm's argv exactly as it is in ours; pass
-  secret values with ``-f``.
+  secret values with ``-f``;
+- use pyhelm3. It did this until its import was measured: 250 ms (pydantic, asyncio), more than
+  a whole check, for an argv of six words and a YAML load we do ourselves; and its
+  ``Command.run`` had to be replaced anyway (a shell, no timeout, ``--kube-token`` in argv and in
+  its log: pyhelm3 0.5.8 ``pyhelm3/command.py``). README, "Design choices".
 
 A limit of helm's, not ours: client-only, helm *adds* ``--api-versions`` to its built-in list
 of known versions (``install.go``: ``append(DefaultCapabilities.APIVersions, ...)``), so a
@@ -28,10 +30,10 @@ then reports the kind as not served.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
+import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +41,7 @@ from typing import Any
 
 from kube_client._errors import ConfigError
 
-from .._facts.manifests import ManifestKind, kinds_of, objects_of
+from .._facts.manifests import ManifestKind, kinds_of, load_objects
 
 __all__ = [
     "AGGREGATED_DISCOVERY",
@@ -199,38 +201,23 @@ class HelmTimedOut(HelmFailed):
     """helm template did not finish in time (it was killed)."""
 
 
-def _offline_command(executable: str, capabilities: list[str], user_args: list[str], timeout: float, secrets: list[str]) -> Any:
-    """A pyhelm3 ``Command`` whose ``run`` execs helm (no shell) with a hard timeout, appending
-    the capabilities and the user's values to ``template``. It is built without kubeconfig,
-    context, API server or token, so pyhelm3 adds none of them to argv."""
-    from pyhelm3.command import Command  # type: ignore[import-untyped]  # heavy (pydantic): only for --chart
-
-    class _Offline(Command):  # type: ignore[misc]
-        async def run(self, command: list[Any], input: bytes | None = None) -> bytes:  # noqa: A002 - pyhelm3's signature
-            argv = [executable, *(str(part) for part in command)]
-            if command and command[0] == "template":
-                # Appended after pyhelm3's own "--values -" so the user's files and --set win, in
-                # helm's usual order; --kube-version/--api-versions are what template lacks.
-                argv += [*capabilities, *user_args]
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_child_env(),
-                start_new_session=True,  # its own process group: a timeout kills helm and anything it started
-            )
-            try:
-                stdout, stderr = await asyncio.wait_for(proc.communicate(input), timeout)
-            except TimeoutError:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                await proc.wait()
-                raise HelmTimedOut(f"did not finish within {timeout:.0f}s") from None
-            if proc.returncode != 0:
-                raise HelmFailed(helm_error_line(stderr, secrets=secrets))
-            return bytes(stdout)
-
-    return _Offline(executable=executable)
+def _helm_template(argv: list[str], *, timeout: float, secrets: list[str]) -> str:
+    """helm's stdout: exec'd without a shell, in its own session so a timeout kills helm and
+    anything it started, with no cluster in its environment."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(),
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        raise HelmTimedOut(f"did not finish within {timeout:.0f}s") from None
+    if proc.returncode != 0:
+        raise HelmFailed(helm_error_line(stderr, secrets=secrets))
+    return stdout.decode(errors="replace")
 
 
 def render_kinds(source: ChartSource, *, kube_version: str, catalog: ApiCatalog, timeout: float) -> tuple[ManifestKind, ...]:
@@ -244,19 +231,14 @@ def render_objects(source: ChartSource, *, kube_version: str, catalog: ApiCatalo
     ``helm template`` does) and return its objects. ConfigError (exit 2) when helm is
     missing, the chart does not render, or helm overruns ``timeout``."""
     helm = source.helm or helm_executable()
-    capabilities = ["--kube-version", kube_version]
+    argv = [helm, "template", source.release, source.path, "--skip-crds", "--namespace", source.namespace, "--kube-version", kube_version]
     if catalog.version_set:
-        capabilities += ["--api-versions", ",".join(catalog.version_set)]
+        argv += ["--api-versions", ",".join(catalog.version_set)]
+    argv += source.helm_args()  # last, in the user's order: helm applies the files, then --set
     secrets = [item.partition("=")[2] for _, item in source.set_args]
-    command = _offline_command(helm, capabilities, source.helm_args(), max(1.0, timeout), secrets)
-
-    async def render() -> list[Any]:
-        docs = await command.template(source.release, source.path, None, namespace=source.namespace)
-        return list(docs)
-
     label = f"helm template {source.path}"
     try:
-        docs = asyncio.run(render())
+        text = _helm_template(argv, timeout=max(1.0, timeout), secrets=secrets)
     except HelmTimedOut as exc:
         raise ConfigError(f"helm {exc.line} and was stopped", source=label, fix="raise --timeout, or check what the chart's helm does") from None
     except HelmFailed as exc:
@@ -264,7 +246,6 @@ def render_objects(source: ChartSource, *, kube_version: str, catalog: ApiCatalo
                           fix="fix the chart or its values; helm template shows the same error") from None
     except OSError as exc:
         raise ConfigError(f"cannot run {helm}: {exc.strerror}", source="--chart", fix="check HELM_BIN") from None
-    except Exception as exc:  # noqa: BLE001 - pyhelm3's YAML loader on helm's output: never its text
-        raise ConfigError(f"helm's output is not valid YAML ({type(exc).__name__})", source=label) from None
-    kinds_of(docs, source=label)  # the same refusals as --manifests (no objects, bad metadata)
-    return objects_of(docs)
+    objects = load_objects(text, source=label)
+    kinds_of(objects, source=label)  # the same refusals as --manifests (no objects, bad metadata)
+    return objects

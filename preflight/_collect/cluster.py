@@ -63,7 +63,7 @@ from .reads import read_catalog, served_kinds
 from .probe import probe_tls
 from .reads import list_release_records
 
-if TYPE_CHECKING:  # _chart is imported when --chart is used: it brings pyhelm3
+if TYPE_CHECKING:  # chart is imported when --chart is used
     from .chart import ApiCatalog, ChartSource
 
 __all__ = ["CheckOptions", "Cleanups", "EnsureToken", "build_collectors", "list_release_records", "parallel", "read_catalog", "served_kinds"]

@@ -10,7 +10,7 @@ from kube_client._errors import NotFoundError
 from kube_client._http import KubeClient, Response
 from kube_client._parallel import parallel
 
-if TYPE_CHECKING:  # chart is imported when --chart is used: it brings asyncio and, later, pyhelm3
+if TYPE_CHECKING:  # chart is imported when --chart is used
     from .chart import ApiCatalog
 
 __all__ = ["list_release_records", "read_catalog", "served_kinds"]

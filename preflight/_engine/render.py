@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -129,6 +128,8 @@ def _junit_name(f: Finding, ambiguous: set[str]) -> str:
 
 
 def render_junit(report: Report, *, strict: bool = False, suite: str = "preflight") -> str:
+    import xml.etree.ElementTree as ET  # only for --junit: a check's start-up does not pay for it
+
     report = printable(report)
     ambiguous = {i for i, n in Counter(f.id for f in report.findings).items() if n > 1}
     failures = errors = skipped = 0

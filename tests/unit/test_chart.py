@@ -80,8 +80,8 @@ def test_chart_source_refuses_missing_files_before_any_work(tmp_path: Path) -> N
 
 
 def test_a_helm_that_hangs_is_killed_with_what_it_started_at_the_timeout(tmp_path: Path) -> None:
-    """pyhelm3 alone would wait forever and, cancelled, kill only its shell: the override
-    bounds helm and kills its whole process group."""
+    """helm is bounded by the timeout, and a timeout kills its whole process group (what helm
+    started too), not only helm."""
     import os
     import time
 
