@@ -62,7 +62,7 @@ class CheckRequest:
     chart: ChartSource | None = None  # --chart: rendered offline with the server's version and APIs
     manifest_objects: tuple[Mapping[str, Any], ...] = ()  # --manifests: the objects, for the admission simulation
     simulate: bool = True  # --no-simulate turns the admission simulation off
-    helm_major: int = 3  # --helm-major: how the deploy sends objects (3: create/patch, 4: server-side apply)
+    helm_major: int | None = None  # --helm-major: how the deploy sends objects (3: create/patch, 4: server-side apply); None: $HELM_BIN's
 
 
 def node_checks() -> tuple[Check, ...]:

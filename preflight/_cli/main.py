@@ -194,21 +194,6 @@ def _kubeadm_dir(value: Path | None) -> Path | None:
     return kubeadm_dir(Path(value)) if value is not None else None
 
 
-def _helm_major_of_env() -> int:
-    """The major version of ``$HELM_BIN`` (helm exports it to plugins and post-renderers), else 3."""
-    helm = os.environ.get("HELM_BIN")
-    if not helm:
-        return 3
-    import subprocess
-
-    try:
-        out = subprocess.run([helm, "version", "--template", "{{.Version}}"], capture_output=True, text=True, timeout=5,
-                             check=False, env={**os.environ, "KUBECONFIG": os.devnull}).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 3
-    return 4 if out.strip().startswith("v4.") else 3
-
-
 def _service_account(value: str | None) -> tuple[str, str] | None:
     if value is None:
         return None
@@ -331,7 +316,7 @@ def check(
         manifest_objects=tuple(manifest_objects),
         chart=chart_source,
         simulate=not no_simulate,
-        helm_major=int(helm_major) if helm_major else (3 if no_simulate or not (manifests or chart) else _helm_major_of_env()),
+        helm_major=int(helm_major) if helm_major else None,  # None: $HELM_BIN's, asked while the other facts are collected
     )
     if not quiet:
         click.echo(f"preflight: checking {request.target.describe()}", err=True)

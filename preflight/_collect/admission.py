@@ -59,10 +59,11 @@ from .._facts.admission import (
 )
 from .._facts.cluster import KubeObject
 from .._facts.manifests import DiscoveredKind
+from .chart import helm_major_of_env
 
 __all__ = ["ADMISSION_FACTS", "AdmissionCollectors", "as_sent", "chart_objects", "collection_path"]
 
-ADMISSION_FACTS = ("admission_objects", "admission_live", "admission_dry_run", "admission_pods", "admission_webhooks",
+ADMISSION_FACTS = ("helm_major", "admission_objects", "admission_live", "admission_dry_run", "admission_pods", "admission_webhooks",
                    "admission_nodes", "admission_references")
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
@@ -220,17 +221,24 @@ class AdmissionCollectors:
 
     namespace: str
     release: str = ""
-    helm_major: int = 3
+    given_helm_major: int | None = None  # --helm-major; None: ask $HELM_BIN
 
     def table(self) -> dict[str, Collector]:
         return {name: getattr(self, name) for name in ADMISSION_FACTS}
 
+    def helm_major(self, facts: Facts) -> int:
+        """How the deploy will send the objects: --helm-major, else the major version of
+        ``$HELM_BIN`` (helm exports it to plugins and post-renderers), else 3. A fact, so
+        ``helm version`` runs while the other facts are collected, not before them."""
+        return self.given_helm_major or helm_major_of_env()
+
 
     def admission_objects(self, facts: Facts) -> AdmissionObjects:
+        facts.start("helm_major")  # helm version runs beside the render, not after it
         docs: list[KubeObject] = list(facts.get("deploy_objects"))
         discovered: list[DiscoveredKind] = facts.get("discovery")
         exists = facts.get("namespace")
-        major = self.helm_major
+        major: int = facts.get("helm_major")
         return AdmissionObjects(objects=chart_objects(docs, discovered, self.namespace), namespace=self.namespace,
                                 namespace_exists=exists is not False, release=self.release, helm_major=major)
 

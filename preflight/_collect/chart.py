@@ -50,6 +50,7 @@ __all__ = [
     "catalog_from_aggregated",
     "catalog_from_legacy",
     "helm_executable",
+    "helm_major_of_env",
     "render_kinds",
     "render_objects",
 ]
@@ -169,6 +170,19 @@ def helm_executable(environ: Mapping[str, str] | None = None) -> str:
         raise ConfigError(f"helm not found ({wanted!r} from {where})", source="--chart",
                           fix="install helm, or set HELM_BIN to its path")
     return found
+
+
+def helm_major_of_env() -> int:
+    """The major version of ``$HELM_BIN``, else 3 (also when it cannot be asked)."""
+    helm = os.environ.get("HELM_BIN")
+    if not helm:
+        return 3
+    try:
+        out = subprocess.run([helm, "version", "--template", "{{.Version}}"], capture_output=True, text=True, timeout=5,
+                             check=False, env=_child_env()).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 3
+    return 4 if out.strip().startswith("v4.") else 3
 
 
 def _child_env() -> dict[str, str]:

@@ -84,7 +84,7 @@ class CheckOptions:
     manifest_kinds: tuple[ManifestKind, ...] = ()  # from --manifests: permissions follow the chart
     chart: ChartSource | None = None  # --chart: rendered here, with the server's version and APIs
     manifest_objects: tuple[Mapping[str, Any], ...] = ()  # from --manifests: the objects themselves, for admission.*
-    helm_major: int = 3  # how the deploy sends objects (admission.dry-run): 3 create/patch, 4 server-side apply
+    helm_major: int | None = None  # how the deploy sends objects (admission.dry-run): 3 create/patch, 4 server-side apply; None: $HELM_BIN's
     simulate: bool = False  # the admission simulation runs: its collectors join the table
 
 
@@ -313,7 +313,7 @@ def build_collectors(target: Target, options: CheckOptions, cleanups: Cleanups) 
         from .admission import AdmissionCollectors  # only then: its facts and judges are a third of check's imports
 
         release = options.release or (options.chart.release if options.chart else "")
-        table |= AdmissionCollectors(namespace=target.namespace, release=release, helm_major=options.helm_major).table()
+        table |= AdmissionCollectors(namespace=target.namespace, release=release, given_helm_major=options.helm_major).table()
     return table
 
 
