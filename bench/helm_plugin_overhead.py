@@ -9,13 +9,14 @@ and the plugins installed with `helm plugin install` into temp HELM_*_HOME folde
                                     the release's namespace), then exec helm with the same args
   helm upgrade --post-renderer      the same with the gate as post-renderer (Helm 3: the
                                     preflight-post-render command; Helm 4: the postrenderer/v1 plugin)
-  preflight check (alone)           the gate by itself, as the plugin runs it: how much of the
-                                    added time is the gate's own process
+  preflight check (alone)           the gate by itself, as the plugin runs it (--release, --chart):
+                                    how much of the added time is the gate's own process
 
 Each side upgrades its own release (a ConfigMap chart; revision 1 installed untimed first), so
 each timed run does the same work: one new revision. Sides rotate each iteration; warm-up runs
-are discarded. preflight's bytecode is cached (PYTHONPYCACHEPREFIX, filled by the warm-up), as
-after a `pip install`. Timed: wall time of the helm process from spawn to exit.
+are discarded. preflight is this tree as `pip install` gives it (a wheel installed, byte-compiled,
+in a new venv: _common.pip_installed), first on PATH. Timed: wall time of the helm process from
+spawn to exit.
 
     python bench/helm_plugin_overhead.py [--runs 10] [--warmup 1] [--json FILE]
 """
@@ -47,7 +48,7 @@ def write_chart(folder: Path) -> Path:
 
 def side_argv(side: str, helm: Path, kubeconfig: Path, chart: Path, release: str) -> list[str]:
     if side == "preflight check (alone)":
-        return [c.console_script("preflight"), "check", f"--kubeconfig={kubeconfig}", "-n", NAMESPACE, "--release", release, "-q"]
+        return ["preflight", "check", f"--kubeconfig={kubeconfig}", "-n", NAMESPACE, "--release", release, "--chart", str(chart), "-q"]
     base = [str(helm), f"--kubeconfig={kubeconfig}", "-n", NAMESPACE]
     deploy = ["upgrade", "--install", release, str(chart)]
     if side == "helm preflight upgrade":
@@ -64,18 +65,18 @@ def main() -> None:
     print("bench/helm_plugin_overhead.py: helm preflight upgrade vs helm upgrade (helm v3 and v4)")
     start = c.machine_facts()
     c.print_facts(start)
-    c.console_script("preflight")
-    c.console_script("preflight-post-render")
     res: dict[str, Any] = {"machine_start": start, "rows": []}
     with c.throwaway_cluster("helm-plugin", keep=args.keep) as cp:
         work = cp.workdir.parent
         chart = write_chart(work / "chart")
         cp.kubectl("create", "namespace", NAMESPACE)
-        pyenv = c.python_env(bytecode=True, cache=work / "pycache")
+        print("building and installing the wheel ...", flush=True)
+        wheel_bin = c.pip_installed(work / "pip-installed")
         env_of: dict[int, dict[str, str]] = {}
         for major, helm in helm_binaries(cp.bin_dir).items():
-            env = {k: v for k, v in pyenv.items() if not k.startswith("HELM_")}
-            env["PATH"] = f"{c.BIN}:{env.get('PATH', '/usr/bin:/bin')}"
+            env = {k: v for k, v in c.kubectl_env().items() if not k.startswith("HELM_") and not k.startswith("PYTHON")}
+            env["PATH"] = f"{wheel_bin}:{env.get('PATH', '/usr/bin:/bin')}"
+            env["HELM_BIN"] = str(helm)  # what helm exports to its plugins; the gate alone renders with it too
             for kind in ("DATA", "CONFIG", "CACHE"):
                 env[f"HELM_{kind}_HOME"] = str(work / f"helm{major}" / kind.lower())
             env_of[major] = env

@@ -21,12 +21,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
-
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_delay, wait_exponential, wait_random
+from typing import TYPE_CHECKING, TypeVar
 
 from ._deadline import Deadline
 from ._errors import ClusterError, UnreachableError
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 __all__ = ["Breaker", "is_transient", "with_retries"]
 
@@ -40,26 +41,45 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ClusterError) and exc.transient
 
 
-_backoff = wait_exponential(multiplier=0.1, max=2) + wait_random(0, 0.1)
-
-
 def _wait(state: RetryCallState) -> float:
     """0.1 s, 0.2 s, 0.4 s ... capped at 2 s, plus jitter so parallel facts do not align; or
     the server's Retry-After when it sent one (client-go honours it the same way)."""
+    from tenacity import wait_exponential, wait_random
+
     exc = state.outcome.exception() if state.outcome is not None else None
     asked = getattr(exc, "retry_after", None)
-    return float(asked) if isinstance(asked, (int, float)) and asked > 0 else _backoff(state)
+    backoff = wait_exponential(multiplier=0.1, max=2) + wait_random(0, 0.1)
+    return float(asked) if isinstance(asked, (int, float)) and asked > 0 else backoff(state)
 
 
 def with_retries(deadline: Deadline, attempt: Callable[[], T]) -> T:
-    """Call ``attempt`` until it succeeds, fails for good, or the deadline is near."""
+    """Call ``attempt`` until it succeeds, fails for good, or the deadline is near.
+
+    The first attempt runs bare: nearly every request succeeds at once, and tenacity (about
+    10 ms of a check's start-up, bench/README.md) is imported only when one must be retried.
+    Its failure is then replayed as tenacity's first attempt, so the waits and the deadline
+    are exactly as if tenacity had made it."""
+    try:
+        return attempt()
+    except Exception as exc:  # noqa: BLE001 - only a transient failure goes on, untouched
+        if not is_transient(exc):
+            raise
+        first: list[BaseException] = [exc]
+
+    from tenacity import Retrying, retry_if_exception, stop_before_delay
+
+    def replay_then_attempt() -> T:
+        if first:
+            raise first.pop()
+        return attempt()
+
     retrying = Retrying(
         stop=stop_before_delay(deadline.remaining()),
         wait=_wait,
         retry=retry_if_exception(is_transient),
         reraise=True,
     )
-    return retrying(attempt)
+    return retrying(replay_then_attempt)
 
 
 class Breaker:

@@ -12,6 +12,9 @@ import contextlib
 import io
 import json
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import tracemalloc
@@ -200,6 +203,36 @@ def test_429_with_a_retry_after_past_the_deadline_gives_up_at_once(tmp_path: Pat
             client.get("/anything")
         assert len(server.log.requests) == 1 and err.value.retry_after == 3600
     assert client.deadline.remaining() > 25  # it did not sit out the deadline either
+
+
+def test_tenacity_is_loaded_only_when_a_request_must_be_retried() -> None:
+    """A check whose requests all succeed at once never imports tenacity (start-up time); the
+    first transient failure is then retried as tenacity would have from the start."""
+    code = textwrap.dedent("""
+        import sys
+        from kube_client._deadline import Deadline
+        from kube_client._errors import UnreachableError
+        from kube_client._retry import with_retries
+        assert with_retries(Deadline(5), lambda: "at once") == "at once"
+        assert "tenacity" not in sys.modules, "imported for a request that succeeded at once"
+        calls = []
+        def flaky():
+            calls.append(1)
+            if len(calls) < 3:
+                raise UnreachableError("reset", step="reset", transient=True)
+            return "third"
+        assert with_retries(Deadline(5), flaky) == "third" and len(calls) == 3
+        def refused():
+            calls.append(1)
+            raise UnreachableError("refused", step="connect", transient=False)
+        try:
+            with_retries(Deadline(5), refused)
+        except UnreachableError:
+            pass
+        assert len(calls) == 4, "a failure that is not transient was retried"
+        """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 # -- a decompression bomb -----------------------------------------------------------------------
