@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from kube_client._errors import NotFoundError
 from kube_client._http import KubeClient, Response
-from kube_client._parallel import parallel
+from kube_client._parallel import parallel, raise_first
 
 if TYPE_CHECKING:  # chart is imported when --chart is used
     from .chart import ApiCatalog
@@ -32,8 +32,10 @@ def read_catalog(client: KubeClient) -> ApiCatalog:
     /api and /apis, Kubernetes 1.30+), else one request per group-version as before it."""
     from .chart import AGGREGATED_DISCOVERY, catalog_from_aggregated, catalog_from_legacy
 
-    core = client.request("GET", "/api", accept=AGGREGATED_DISCOVERY).data or {}
-    groups = client.request("GET", "/apis", accept=AGGREGATED_DISCOVERY).data or {}
+    # both at once: the chart's render waits on them (deploy_objects), everything after on it
+    both = parallel(lambda path: client.request("GET", path, accept=AGGREGATED_DISCOVERY).data or {}, ["/api", "/apis"])
+    raise_first(both)
+    core, groups = both
     if core.get("kind") == groups.get("kind") == "APIGroupDiscoveryList":
         return catalog_from_aggregated(core, groups)
     versions = [str(v) for v in core.get("versions") or []]
