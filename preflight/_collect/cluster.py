@@ -283,17 +283,27 @@ class CheckCollectors:
 
     def bindings(self, facts: Facts) -> Bindings:
         client_ = self._client(facts)
-        rbs = tuple(client_.list_all(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{quote(self.target.namespace)}/rolebindings"))
-        crbs = tuple(client_.list_all("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"))
-        wanted = {self.target.namespace}
+        ns = self.target.namespace
+
+        def account_names(sa_ns: str) -> frozenset[str]:
+            return frozenset(str((o.get("metadata") or {}).get("name")) for o in client_.list_all(f"/api/v1/namespaces/{quote(sa_ns)}/serviceaccounts"))
+
+        # The three lists at once (they ended a check last, one after another); then the
+        # accounts of any other namespace a RoleBinding names (rare).
+        listed = parallel(lambda read: read(), [
+            lambda: tuple(client_.list_all(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{quote(ns)}/rolebindings")),
+            lambda: tuple(client_.list_all("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")),
+            lambda: account_names(ns),
+        ])
+        raise_first(listed)
+        rbs, crbs, own = listed
+        accounts = {ns: own}
         for binding in rbs:
-            wanted |= {s.get("namespace") or self.target.namespace for s in binding.get("subjects") or [] if s.get("kind") == "ServiceAccount"}
-        accounts = {}
-        for sa_ns in sorted(wanted):
-            accounts[sa_ns] = frozenset(
-                str((o.get("metadata") or {}).get("name")) for o in client_.list_all(f"/api/v1/namespaces/{quote(sa_ns)}/serviceaccounts")
-            )
-        return Bindings(namespace=self.target.namespace, role_bindings=rbs, cluster_role_bindings=crbs, service_accounts=accounts)
+            for subject in binding.get("subjects") or []:
+                sa_ns = subject.get("namespace") or ns
+                if subject.get("kind") == "ServiceAccount" and sa_ns not in accounts:
+                    accounts[sa_ns] = account_names(sa_ns)
+        return Bindings(namespace=ns, role_bindings=rbs, cluster_role_bindings=crbs, service_accounts=dict(sorted(accounts.items())))
 
     def helm_release(self, facts: Facts) -> HelmRelease | None:
         if not self.options.release:
