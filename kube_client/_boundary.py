@@ -71,8 +71,8 @@ def console_script(main: Callable[[], int]) -> NoReturn:
     (bench/README.md, "Start-up"). Two costs are ours to skip:
 
     - the cyclic garbage collector, which walks every object the imports create, over and over
-      while they are created: it stays off for the life of the process (a run is seconds long;
-      what it leaves in cycles is freed at exit);
+      while they are created: it stays off for the life of the process (a run is seconds long,
+      and what it leaves in cycles goes with the process);
     - module teardown at exit (about 50 ms): the process ends with ``os._exit`` once what
       teardown does that matters is done: SIGTERM treated as Ctrl-C, streams flushed,
       ``atexit`` handlers run (temporary-file clean-ups are among them).

@@ -232,7 +232,6 @@ class AdmissionCollectors:
         ``helm version`` runs while the other facts are collected, not before them."""
         return self.given_helm_major or helm_major_of_env()
 
-
     def admission_objects(self, facts: Facts) -> AdmissionObjects:
         facts.start("helm_major")  # helm version runs beside the render, not after it
         docs: list[KubeObject] = list(facts.get("deploy_objects"))
