@@ -53,13 +53,20 @@ def console_script(name: str) -> str:
     return found
 
 
-def pip_installed(folder: Path) -> Path:
-    """kube-preflight as a user gets it from ``pip install``: this tree built into a wheel and
-    installed, byte-compiled, into a new venv at ``folder`` (no editable-install finder, whose
-    start-up costs about 20 ms). Its dependencies are this venv's (the same versions), reached by
-    a path entry, so nothing is downloaded. Returns the venv's bin folder."""
+def pip_installed(folder: Path, *, commit: str = "") -> Path:
+    """kube-preflight as a user gets it from ``pip install``: this tree (or ``commit`` of this
+    repository) built into a wheel and installed, byte-compiled, into a new venv at ``folder``
+    (no editable-install finder, whose start-up costs about 20 ms). Its dependencies are this
+    venv's (the same versions), reached by a path entry, so nothing is downloaded. Returns the
+    venv's bin folder."""
+    source = REPO
+    if commit:  # an older version, side by side with this one
+        source = folder / "source"
+        source.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", commit], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
     wheels = folder / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(REPO)],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(source)],
                    check=True, capture_output=True)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / "venv")], check=True)
     venv_python = folder / "venv" / "bin" / "python"

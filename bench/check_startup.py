@@ -14,12 +14,14 @@ Sides, all against one throwaway control plane started here (tests/controlplane)
   preflight check (editable)     the same command from this development venv (editable
                                  install; bytecode cached in the temp dir, filled by the warm-up)
   python -c pass (wheel venv)    the floor: the interpreter starting and stopping, nothing else
+  preflight check (REV)          with --baseline REV: that commit of this repository, installed
+                                 the same way, for the new numbers next to the old in one run
 
 Sides rotate every iteration; warm-up iterations are discarded. Timed: wall time from spawn
 to exit, measured here. One untimed profiled run (bench/_preflight_profile.py) shows where the
 check's own time goes.
 
-    python bench/check_startup.py [--runs 20] [--warmup 2] [--json FILE]
+    python bench/check_startup.py [--runs 20] [--warmup 2] [--baseline REV] [--json FILE]
 """
 from __future__ import annotations
 
@@ -36,7 +38,9 @@ TARGET = 4.0
 def main() -> None:
     p = c.parser(__doc__.split("\n\n")[0], runs=20)
     p.set_defaults(warmup=2)
+    p.add_argument("--baseline", metavar="REV", help="also measure this commit, installed the same way")
     args = p.parse_args()
+    sides = SIDES + ((f"preflight check ({args.baseline})",) if args.baseline else ())
     print("bench/check_startup.py: preflight check vs kubectl version")
     start = c.machine_facts()
     c.print_facts(start)
@@ -54,9 +58,12 @@ def main() -> None:
             "preflight check (editable)": ([c.console_script("preflight"), "check", f"--kubeconfig={admin}", "-q"], editable_env),
             "python -c pass (wheel venv)": ([str(wheel_bin / "python"), "-c", "pass"], installed_env),
         }
+        if args.baseline:
+            old_bin = c.pip_installed(work / "baseline", commit=args.baseline)
+            argv[sides[-1]] = ([str(old_bin / "preflight"), "check", f"--kubeconfig={admin}", "-q"], installed_env)
         c.section(f"runs ({args.warmup} warm-up + {args.runs} measured per side, sides rotating)")
         for i in range(args.warmup + args.runs):
-            for side in SIDES[i % len(SIDES):] + SIDES[:i % len(SIDES)]:
+            for side in sides[i % len(sides):] + sides[:i % len(sides)]:
                 command, env = argv[side]
                 seconds, out = c.timed(command, env=env)
                 if out.returncode != 0:
@@ -69,16 +76,20 @@ def main() -> None:
     res["machine_end"] = c.machine_facts()
 
     c.section("results (seconds, wall time per process)")
-    times = {side: [r["seconds"] for r in res["rows"] if r["side"] == side and not r["warmup"]] for side in SIDES}
+    times = {side: [r["seconds"] for r in res["rows"] if r["side"] == side and not r["warmup"]] for side in sides}
     base = c.summary(times["kubectl version"])["median"]
     rows = []
-    for side in SIDES:
+    for side in sides:
         s = c.summary(times[side])
         rows.append([side, c.fmt_s(s["median"]), c.fmt_s(s["min"]), c.fmt_s(s["max"]), str(s["n"]), f"{s['median'] / base:.2f}x"])
     print(c.table(["side", "median", "min", "max", "n", "vs kubectl version"], rows))
     ratio = c.summary(times["preflight check"])["median"] / base
     res["ratio"] = ratio
     print(f"ratio (median, preflight check / kubectl version): {ratio:.2f}x (issue target: at most {TARGET:.0f}x)")
+    if args.baseline:
+        old = c.summary(times[sides[-1]])["median"]
+        res["baseline_ratio"] = old / base
+        print(f"{args.baseline}: {old / base:.2f}x kubectl version; this tree takes {1 - c.summary(times['preflight check'])['median'] / old:.0%} less")
     prof = res.get("profile") or {}
     if prof:
         summary = prof.get("summary") or {}
