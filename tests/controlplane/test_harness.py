@@ -5,7 +5,8 @@ clusters in tests/conftest.py on purpose: these tests add faults the shared ones
 `healthy` stays healthy apart from additive faults (APIService, helm release, blackhole);
 `incident` replays the README's incident in order (expired controller-manager certificate, renewal
 without restart, repair, expired serving certificate, repair, down), so its tests run in file
-order and build on each other.
+order and build on each other. The targeted `restore` is tested on the session's breakable
+cluster, through the `breakable` fixture.
 
 Every wait is a condition with a deadline. The lease check is an observation window by
 definition: it reads the Lease until it has expired by its own leaseDurationSeconds.
@@ -31,6 +32,7 @@ from tests.controlplane.procs import processes_mentioning
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
 UP_TIMES: dict[str, float] = {}
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +180,81 @@ def test_up_node_without_root_is_one_line_and_starts_nothing(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert err == "error: up --node needs root: containerd and the kubelet create cgroups, mounts and a network bridge\n"
     assert not (tmp_path / "cp").exists()
+
+
+# --- restore: only what is broken, on the session's breakable cluster --------------------
+
+def _running(cp) -> dict[str, tuple[int | None, float | None]]:
+    """Each component's pid and the wall-clock time the harness started it."""
+    processes = cp._load().processes
+    return {n: (cp.pid(n), processes[n].started_at) for n in COMPONENTS}
+
+
+def _pki_files(cp) -> dict[Path, float]:
+    """Every certificate, key and kubeconfig kubeadm made, with its modification time."""
+    files = [p for p in cp.pki_dir.rglob("*") if p.is_file()] + list(cp.workdir.glob("*.conf"))
+    return {p: p.stat().st_mtime for p in files}
+
+
+def _leases_renewed_again(cp) -> None:
+    """Both leader Leases are held by the processes running now, and renewed again after a read."""
+    processes = cp._load().processes
+    first = {}
+    for name in ("kube-controller-manager", "kube-scheduler"):
+        first[name] = cp.lease(name)
+        assert parse_time(first[name]["renewTime"]).timestamp() >= processes[name].started_at, name
+    for name, spec in first.items():
+        cp.wait_for(lambda: cp.lease(name)["renewTime"] != spec["renewTime"], 30,
+                    f"the {name} lease to be renewed again")
+
+
+def test_restore_of_an_unbroken_cluster_restarts_and_renews_nothing(breakable):
+    breakable.wait_ready()
+    before, files = _running(breakable), _pki_files(breakable)
+    assert all(pid for pid, _ in before.values())
+    # From another process (the CLI): state.json and the cluster itself are all it judges by.
+    result = cli("restore", "--workdir", str(breakable.workdir))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # one line per thing done
+    assert _running(breakable) == before
+    assert _pki_files(breakable) == files
+
+
+def test_restore_starts_what_is_stopped_and_renews_and_restarts_only_what_is_expired(breakable):
+    breakable.break_("expire-client-cert", "controller-manager")  # restarted with it: Unauthorized
+    breakable.break_("stop", "kube-scheduler")
+    conf = breakable.workdir / "controller-manager.conf"
+    assert not pki.is_valid_now(pki.kubeconfig_client_cert(conf))
+    before, files = _running(breakable), _pki_files(breakable)
+    assert before["kube-scheduler"][0] is None
+
+    done = breakable.restore()
+
+    assert not any(d.startswith("full repair") for d in done), done
+    after = _running(breakable)
+    assert after["etcd"] == before["etcd"] and after["kube-apiserver"] == before["kube-apiserver"]
+    assert after["kube-controller-manager"][0] not in (None, before["kube-controller-manager"][0])
+    assert after["kube-scheduler"][0] is not None
+    assert pki.is_valid_now(pki.kubeconfig_client_cert(conf))
+    assert {p: t for p, t in _pki_files(breakable).items() if p != conf} == {
+        p: t for p, t in files.items() if p != conf}  # renewed alone
+    assert breakable.kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
+    _leases_renewed_again(breakable)
+
+
+def test_restore_restarts_what_runs_on_certificates_renewed_after_it_started(breakable):
+    breakable.break_("renew-without-restart")
+    before = _running(breakable)
+
+    done = breakable.restore()
+
+    assert not any(d.startswith(("renewed", "full repair")) for d in done), done  # all valid already
+    after = _running(breakable)
+    assert after["etcd"] == before["etcd"]  # reloads its own key pairs on every handshake
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        assert after[name][0] not in (None, before[name][0]), name
+        assert breakable.changed_since_start(name) == [], name
+    _leases_renewed_again(breakable)
 
 
 # --- the incident, replayed on a second healthy, in order --------------------------------
