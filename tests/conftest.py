@@ -48,9 +48,12 @@ def _breakable_session(bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture
 def breakable(_breakable_session: Any) -> Iterator[Any]:
-    """A control plane a test may break; it is really repaired afterwards (renew + restart)."""
+    """A control plane a test may break; afterwards it is really repaired, as far as it is broken:
+    `ControlPlane.restore` renews the certificates that are not valid, starts what is stopped,
+    restarts what runs on replaced files, and waits until ready (the full `repair` otherwise).
+    API objects a test adds (an APIService, namespaces) are the test's to remove."""
     yield _breakable_session
-    _breakable_session.repair()
+    _breakable_session.restore()
 
 
 Runner = Callable[..., tuple[int, dict[str, Any], str]]

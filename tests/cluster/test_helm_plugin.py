@@ -277,7 +277,7 @@ def test_helm3_cannot_load_the_helm4_post_render_plugin_so_it_ships_apart(helm_b
 def broken(_breakable_session: Any, helms: dict[int, Helm], chart: Path) -> Iterator[Any]:
     """Releases deployed while healthy (revision 1 each), then the incident: kube-controller-
     manager restarted with an expired client certificate. Helm still works against the API; the
-    gate must not. Repaired afterwards."""
+    gate must not. Restored afterwards (the certificate renewed, the controller-manager restarted)."""
     cp = _breakable_session
     for major, helm in helms.items():
         for release in (f"gated{major}", f"vetoed{major}"):
@@ -292,7 +292,7 @@ def broken(_breakable_session: Any, helms: dict[int, Helm], chart: Path) -> Iter
 
     cp.wait_for(gate_fails, timeout=150, what="the gate to see kube-controller-manager's stale lease")
     yield cp
-    cp.repair()
+    cp.restore()
 
 
 @MAJORS

@@ -16,6 +16,7 @@ renewed, but the control-plane components were never restarted). There is no fak
 
 ControlPlane(workdir, bin_dir=None)
     up(timeout=180, node=False), down(),     node=True: also containerd + a kubelet (node.py; root) repair(timeout=180, restart_etcd=False), wait_ready(timeout)
+    restore(timeout=180) -> list[str]          only what is broken (expired certs, stopped or stale processes); repair() if unclear
     break_(knob, *args) -> str | None          knobs: faults.KNOBS (table in faults.py)
     start/stop/restart(component), pid(component), status(), log_path(component)
     kubectl(*args, kubeconfig=None, check=True, input=None, timeout=60) -> CompletedProcess

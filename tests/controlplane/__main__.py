@@ -4,6 +4,7 @@
     python -m tests.controlplane down    --workdir DIR
     python -m tests.controlplane break   KNOB [ARGS...] --workdir DIR
     python -m tests.controlplane repair  --workdir DIR [--timeout S] [--restart-etcd]
+    python -m tests.controlplane restore --workdir DIR [--timeout S]
     python -m tests.controlplane status  --workdir DIR
     python -m tests.controlplane bin     [NAME]      (e.g. helm, helm4, kubectl)
 
@@ -13,6 +14,8 @@ own sessions. `up --node` also starts containerd and a kubelet (root; one node p
 waits until the node is Ready; `down` then undoes every host change it made. `bin` builds what is missing and prints the bin folder, or the path of
 one binary in it (helm is v3, helm4 is v4; build.sh pins both). `break` prints what the knob returned (e.g. the blackhole address). `status`
 prints `NAME: pid PID running|stopped` per process and exits 1 if a component is stopped.
+`restore` repairs only what is broken (ControlPlane.restore) and prints what it did, one line
+each: nothing when nothing was broken.
 Expected failures are one line on stderr and exit code 2.
 """
 from __future__ import annotations
@@ -60,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     rep = command("repair", "kubeadm certs renew all, restart the components, wait ready")
     rep.add_argument("--timeout", type=float, default=180)
     rep.add_argument("--restart-etcd", action="store_true")
+    res = command("restore", "repair only what is broken: renew what expired, start what is stopped, "
+                             "restart what runs on replaced files, wait ready")
+    res.add_argument("--timeout", type=float, default=180)
     command("status", "show each process and whether it runs")
     binary = sub.add_parser("bin", help="build what is missing; print the bin folder or one binary's path")
     binary.add_argument("name", nargs="?", choices=REQUIRED, metavar="NAME", help="one of: " + ", ".join(REQUIRED))
@@ -90,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(result)
         elif args.command == "repair":
             cp.repair(timeout=args.timeout, restart_etcd=args.restart_etcd)
+        elif args.command == "restore":
+            for line in cp.restore(timeout=args.timeout):
+                print(line)
         elif args.command == "status":
             status = cp.status()
             for name, pid in status.items():

@@ -565,6 +565,140 @@ class ControlPlane:
             self.restart(name, timeout=_left(deadline))
         self.wait_ready(_left(deadline))
 
+    def restore(self, timeout: float = 180) -> list[str]:
+        """Repair only what is broken, judged from the cluster's state (not from what was done
+        to it), and return what it did: an empty list when nothing was broken.
+
+        It checks, in this order:
+          * certificates: every certificate under pki/ and the client certificate of admin.conf,
+            super-admin.conf, controller-manager.conf and scheduler.conf (those present) that
+            is not valid now is renewed alone, `kubeadm certs renew NAME`;
+          * processes, in start order: a stopped component is started; a running one is
+            restarted when a file on its command line (certificate, key, kubeconfig) changed
+            after it started, as a renewal does, whether here or earlier without a restart.
+            etcd's own serving and peer certificates are the exception: etcd reloads them on
+            every TLS handshake (the reason `repair` leaves etcd running too). Before
+            kube-controller-manager or kube-scheduler starts, the leader Lease a stopped
+            predecessor still holds is released (`_release_lease_of_stopped`);
+        then waits as `repair` does (`wait_ready`: /readyz, both leader Leases renewed by the
+        processes running now, ServiceAccount default/default). A component that exits during
+        that wait (one that lost its lease while the cluster was broken) is started and waited
+        for again, twice at most.
+
+        Whatever it cannot judge (a component missing from state.json, an unreadable or expired
+        certificate kubeadm does not renew, such as a CA) or a wait that still fails falls back
+        to the full `repair()`, named in the result. Like `repair`, it leaves helpers (blackhole)
+        and API objects (an APIService, a pending helm release) as they are."""
+        deadline = time.monotonic() + timeout
+        done: list[str] = []
+        try:
+            for _ in range(3):
+                done += self._restore_once(deadline)
+                try:
+                    self.wait_ready(_left(deadline))
+                    return done
+                except HarnessError as exc:
+                    if all(self.pid(n) for n in components.NAMES):
+                        raise
+                    log.info("restore: %s; starting it again", exc.summary)
+            raise HarnessError("components kept exiting after being started")
+        except Exception as exc:  # anything unclear: the full repair decides
+            reason = exc.summary if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+            log.warning("restore of %s fell back to the full repair: %s", self.workdir, reason)
+        self.repair(timeout)
+        return [*done, f"full repair ({reason})"]
+
+    def _restore_once(self, deadline: float) -> list[str]:
+        state = self._load()
+        missing = [n for n in components.NAMES if n not in state.processes]
+        if missing:
+            raise HarnessError(f"state.json has no {', '.join(missing)}")
+        done = []
+        expired = self.expired_certificates()
+        if expired:
+            reissued = faults.renew_certificates(self, expired)
+            done.append("renewed " + ", ".join(expired)
+                        + (f" (re-issued by the harness: {', '.join(reissued)})" if reissued else ""))
+        etcd_before = self.pid("etcd")
+        for name in components.NAMES:
+            if not self.pid(name):
+                self._release_lease_of_stopped(name)
+                self.start(name, timeout=_left(deadline))
+                done.append(f"started {name}")
+            elif changed := self.changed_since_start(name):
+                self.stop(name)
+                self._release_lease_of_stopped(name)
+                self.start(name, timeout=_left(deadline))
+                done.append(f"restarted {name} ({', '.join(changed)} changed after it started)")
+            elif name == "kube-apiserver" and self.pid("etcd") != etcd_before:
+                # etcd came back under a running kube-apiserver: ready again before the rest start.
+                self._wait_serving(name, _left(deadline))
+        if done:
+            log.info("restore: %s", "; ".join(done))
+        return done
+
+    def _release_lease_of_stopped(self, name: str) -> None:
+        """Release the leader Lease a stopped kube-controller-manager or kube-scheduler still
+        names, as client-go does on a graceful shutdown with ReleaseOnCancel (holder cleared,
+        leaseDurationSeconds 1): the scheduler releases its own, kube-controller-manager never
+        does, and a new candidate waits a whole leaseDurationSeconds (15 s) from the moment it
+        first reads a held Lease, however stale its renewTime. The holder can only be a stopped
+        process of this workdir. Best effort: unreadable or refused, the new process just waits."""
+        if name not in components.LEADER_ELECTED or self.pid(name):
+            return
+        spec = self.lease(name)
+        if not spec or not spec.get("holderIdentity"):
+            return
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        patch = {"spec": {"holderIdentity": None, "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now}}
+        result = self.kubectl("patch", "lease", name, "-n", "kube-system", "--type=merge", "-p", json.dumps(patch),
+                              kubeconfig=self.super_admin_kubeconfig, check=False)
+        if result.returncode != 0:
+            log.info("could not release the %s lease: %s", name, result.stderr.strip())
+
+    def expired_certificates(self) -> list[str]:
+        """kubeadm's names (`apiserver`, `etcd-server`, `scheduler.conf`, ...) of the certificates
+        on disk that are not valid now: any under pki/, and the client certificates of the
+        kubeconfigs kubeadm renews. HarnessError for one kubeadm cannot renew (a CA)."""
+        names = []
+        for crt in sorted(self.pki_dir.rglob("*.crt")):
+            leaf = crt.relative_to(self.pki_dir).with_suffix("").as_posix()
+            if pki.is_valid_now(pki.load_cert(crt)):
+                continue
+            if leaf not in faults.RENEW_NAME:
+                raise HarnessError(f"{crt} is not valid now, and kubeadm does not renew it")
+            names.append(faults.RENEW_NAME[leaf])
+        for conf in pki.RENEWED_KUBECONFIGS:
+            path = self.workdir / conf
+            if path.exists() and not pki.is_valid_now(pki.kubeconfig_client_cert(path)):
+                names.append(conf)
+        return names
+
+    def changed_since_start(self, component: str) -> list[str]:
+        """Files on the running component's command line (relative to the workdir) modified
+        after it was started, less those it reloads by itself (_RELOADED)."""
+        name = self._component(component)
+        proc = self._load().processes[name]
+        if not self.pid(name):
+            return []
+        if proc.started_at is None:
+            raise HarnessError(f"state.json does not say when {name} (pid {proc.pid}) was started")
+        changed = set()
+        for arg in proc.argv[1:]:
+            flag, eq, value = arg.partition("=")
+            if not eq or flag in _RELOADED.get(name, ()) or not value.startswith(self._marker):
+                continue
+            path = Path(value)
+            # started_at is taken just before the exec: anything written before it was read.
+            if path.is_file() and path.stat().st_mtime > proc.started_at:
+                changed.add(path.relative_to(self.workdir).as_posix())
+        return sorted(changed)
+
+
+# Flags whose files the component re-reads by itself, so a change needs no restart: etcd loads
+# its serving and peer key pairs on every TLS handshake (etcd client/pkg/transport, TLSInfo).
+_RELOADED = {"etcd": ("--cert-file", "--key-file", "--peer-cert-file", "--peer-key-file")}
+
 
 def _left(deadline: float) -> float:
     return max(1.0, deadline - time.monotonic())

@@ -71,22 +71,39 @@ def expire_client_cert(cp: ControlPlane, who: str) -> str:
             + (f"; {component} restarted with it" if component else ""))
 
 
-def renew_certificates(cp: ControlPlane) -> list[str]:
+# kubeadm's name for each leaf certificate (`kubeadm certs renew etcd-server` renews pki/etcd/server.crt).
+RENEW_NAME = dict(zip(pki.LEAF_CERTS, kubeadm.LEAF_RENEW_NAMES))
+
+
+def renew_certificates(cp: ControlPlane, names: list[str] | None = None) -> list[str]:
     """`kubeadm certs renew all`, then check that every certificate kubeadm renews is valid
     and newer on disk than the call. Anything kubeadm left behind is re-issued here (valid
-    for a year) and named in the returned list, so a kubeadm change shows up, not a hang."""
+    for a year) and named in the returned list, so a kubeadm change shows up, not a hang.
+
+    With `names` (kubeadm's: `apiserver`, `etcd-server`, ..., `scheduler.conf`), only those are
+    renewed, one `kubeadm certs renew NAME` each, and only those are checked."""
     since = time.time()
-    # (renew_all returns False when it could not chroot and so left the kubeconfigs to us.)
-    kubeadm.renew_all(cp.bin_dir, cp.workdir, cp.kubeadm_config, cp.log_path("kubeadm"))
+    if names is None:
+        # (renew_all returns False when it could not chroot and so left the kubeconfigs to us.)
+        kubeadm.renew_all(cp.bin_dir, cp.workdir, cp.kubeadm_config, cp.log_path("kubeadm"))
+    else:
+        unknown = set(names) - set(RENEW_NAME.values()) - set(pki.RENEWED_KUBECONFIGS)
+        if unknown:
+            raise HarnessError(f"kubeadm renews no certificate named {', '.join(sorted(unknown))}")
+        kubeadm.renew(cp.bin_dir, cp.workdir, cp.kubeadm_config, cp.log_path("kubeadm"), names)
     fallback = []
     year = pki.valid_window()
     for leaf in pki.LEAF_CERTS:
+        if names is not None and RENEW_NAME[leaf] not in names:
+            continue
         crt = cp.pki_dir / f"{leaf}.crt"
         if crt.stat().st_mtime < since or not pki.is_valid_now(pki.load_cert(crt)):
             ca_crt, ca_key = pki.signing_ca(cp.pki_dir, leaf)
             pki.reissue_cert_file(crt, cp.pki_dir / f"{leaf}.key", ca_crt, ca_key, *year)
             fallback.append(leaf)
     for conf in pki.RENEWED_KUBECONFIGS:
+        if names is not None and conf not in names:
+            continue
         path = cp.workdir / conf
         if path.stat().st_mtime < since or not pki.is_valid_now(pki.kubeconfig_client_cert(path)):
             pki.reissue_kubeconfig_cert(path, cp.pki_dir / "ca.crt", cp.pki_dir / "ca.key", *year)

@@ -106,6 +106,16 @@ def renew_all(bin_dir: Path, workdir: Path, config: Path, log: Path) -> bool:
     chroot needs CAP_SYS_CHROOT (root). Without it, the seven leaf certificates are renewed
     one by one with `kubeadm certs renew <name>` (same code path, no /etc/kubernetes) and
     False is returned: the caller re-issues the kubeconfig certificates itself."""
+    return renew(bin_dir, workdir, config, log, ["all"])
+
+
+def renew(bin_dir: Path, workdir: Path, config: Path, log: Path, names: list[str]) -> bool:
+    """`kubeadm certs renew NAME` for each name (`all`, a LEAF_RENEW_NAMES entry or a kubeconfig
+    such as `scheduler.conf`), inside the workdir as renew_all describes. True if kubeadm renewed
+    everything asked; False if it could not chroot, so renewed only the leaf certificates asked
+    (plainly, which touches nothing outside certificatesDir) and left the kubeconfigs to the caller."""
+    if not names:
+        return True
     chroot_config = workdir / ".kubeadm-rootfs.yaml"
     etc = workdir / "etc"
     docs = list(yaml.safe_load_all(config.read_text()))
@@ -121,8 +131,9 @@ def renew_all(bin_dir: Path, workdir: Path, config: Path, log: Path) -> bool:
     link.unlink(missing_ok=True)
     link.symlink_to("..")  # relative: inside the chroot /etc/.. = /, outside it is the workdir
     try:
-        run(bin_dir, ["certs", "renew", "all", "--rootfs", str(workdir),
-                      "--config", "/" + chroot_config.name], log)
+        for name in names:
+            run(bin_dir, ["certs", "renew", name, "--rootfs", str(workdir),
+                          "--config", "/" + chroot_config.name], log)
         return True
     except CommandFailed as exc:
         if "chroot" not in (exc.stderr or "") + (exc.output or ""):
@@ -132,5 +143,6 @@ def renew_all(bin_dir: Path, workdir: Path, config: Path, log: Path) -> bool:
         etc.rmdir()
         chroot_config.unlink(missing_ok=True)
     for name in LEAF_RENEW_NAMES:
-        run(bin_dir, ["certs", "renew", name, "--config", str(config)], log)
+        if name in names or "all" in names:
+            run(bin_dir, ["certs", "renew", name, "--config", str(config)], log)
     return False

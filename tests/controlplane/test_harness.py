@@ -1,11 +1,13 @@
 """Tests of the control-plane harness itself, against the real binaries.
 
-Two clusters of their own run side by side. Their fixture names differ from the session
-clusters in tests/conftest.py on purpose: these tests add faults the shared ones must not see.
-`healthy` stays healthy apart from additive faults (APIService, helm release, blackhole);
-`incident` replays the README's incident in order (expired controller-manager certificate, renewal
-without restart, repair, expired serving certificate, repair, down), so its tests run in file
-order and build on each other.
+They run on the session's two clusters (tests/conftest.py), side by side: `healthy` is the shared
+healthy `cluster`, so every fault added to it here is removed again by the test that added it
+(the APIService, the helm release) or is a helper the other tests use too (the blackhole);
+`incident` is the session's breakable cluster, on which the README's incident is replayed in order
+(expired controller-manager certificate, renewal without restart, repair, expired serving
+certificate, repair, down), so its tests run in file order and build on each other. Before them, the
+targeted `restore` is tested on the same cluster through the `breakable` fixture (which restores it
+after each test); after them, the `incident` fixture restores it, starting everything `down` stopped.
 
 Every wait is a condition with a deadline. The lease check is an observation window by
 definition: it reads the Lease until it has expired by its own leaseDurationSeconds.
@@ -18,47 +20,28 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.controlplane import ControlPlane, build_binaries
 from tests.controlplane import pki
 from tests.controlplane.procs import processes_mentioning
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
-UP_TIMES: dict[str, float] = {}
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
 @pytest.fixture(scope="module")
-def binaries() -> Path:
-    return build_binaries()
-
-
-def _up(tmp_path_factory, bin_dir: Path, name: str):
-    cp = ControlPlane(tmp_path_factory.mktemp(name), bin_dir)
-    t0 = time.monotonic()
-    cp.up()
-    UP_TIMES[name] = time.monotonic() - t0
-    print(f"\n{name}: up took {UP_TIMES[name]:.1f}s")
-    return cp
+def healthy(cluster):
+    return cluster
 
 
 @pytest.fixture(scope="module")
-def healthy(tmp_path_factory, binaries):
-    cp = _up(tmp_path_factory, binaries, "healthy")
-    yield cp
-    cp.down()
-
-
-@pytest.fixture(scope="module")
-def incident(tmp_path_factory, binaries):
-    cp = _up(tmp_path_factory, binaries, "incident")
-    yield cp
-    cp.down()
+def incident(_breakable_session):
+    yield _breakable_session
+    _breakable_session.restore()  # after test_down_leaves_no_process_behind: starts all four again
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -98,23 +81,27 @@ def test_workdir_is_laid_out_like_etc_kubernetes(healthy):
 
 
 def test_token_controller_fills_a_requested_service_account_token_secret(healthy):
-    healthy.kubectl("create", "serviceaccount", "preflight-probe", "-n", "default")
-    healthy.kubectl("apply", "-f", "-", input="""
+    healthy.kubectl("create", "namespace", "harness-probe")
+    try:
+        healthy.kubectl("create", "serviceaccount", "preflight-probe", "-n", "harness-probe")
+        healthy.kubectl("apply", "-f", "-", input="""
 apiVersion: v1
 kind: Secret
 metadata:
   name: preflight-probe-token
-  namespace: default
+  namespace: harness-probe
   annotations: {kubernetes.io/service-account.name: preflight-probe}
 type: kubernetes.io/service-account-token
 """)
 
-    def token() -> str:
-        out = healthy.kubectl("get", "secret", "preflight-probe-token", "-n", "default",
-                              "-o", "jsonpath={.data.token}")
-        return out.stdout.strip()
+        def token() -> str:
+            out = healthy.kubectl("get", "secret", "preflight-probe-token", "-n", "harness-probe",
+                                  "-o", "jsonpath={.data.token}")
+            return out.stdout.strip()
 
-    assert healthy.wait_for(token, 60, "the token controller to fill data.token")
+        assert healthy.wait_for(token, 60, "the token controller to fill data.token")
+    finally:
+        healthy.kubectl("delete", "namespace", "harness-probe", "--wait=false", check=False)
 
 
 def test_two_clusters_run_side_by_side_on_their_own_ports(healthy, incident):
@@ -125,24 +112,32 @@ def test_two_clusters_run_side_by_side_on_their_own_ports(healthy, incident):
 
 
 def test_unavailable_apiservice_is_reported_unavailable(healthy):
-    assert healthy.break_("unavailable-apiservice").startswith(
-        "APIService v1beta1.metrics.k8s.io Available=False")
-    status = json.loads(healthy.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io",
-                                        "-o", "json").stdout)["status"]
-    available = next(c for c in status["conditions"] if c["type"] == "Available")
-    assert available["status"] == "False"
+    try:
+        assert healthy.break_("unavailable-apiservice").startswith(
+            "APIService v1beta1.metrics.k8s.io Available=False")
+        status = json.loads(healthy.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io",
+                                            "-o", "json").stdout)["status"]
+        available = next(c for c in status["conditions"] if c["type"] == "Available")
+        assert available["status"] == "False"
+    finally:  # the shared healthy cluster's discovery is complete again
+        healthy.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found")
+        healthy.kubectl("delete", "service", "metrics-server", "-n", "kube-system", "--ignore-not-found")
 
 
 def test_helm_pending_leaves_the_release_pending_upgrade(healthy):
-    healthy.break_("helm-pending", "demo")
-    history = json.loads(healthy.helm("history", "demo", "-n", "default", "-o", "json").stdout)
-    assert [h["status"] for h in history] == ["deployed", "pending-upgrade"]
-    assert healthy.pid("helm-upgrade") is None  # the helm process was killed, not left running
-    # The real consequence: helm refuses to upgrade a release whose latest revision is pending.
-    again = healthy.helm("upgrade", "demo", str(REPO / "tests/controlplane/charts/stallable"),
-                         "-n", "default", check=False)
-    assert again.returncode != 0
-    assert "another operation (install/upgrade/rollback) is in progress" in again.stderr
+    try:
+        healthy.break_("helm-pending", "demo")
+        history = json.loads(healthy.helm("history", "demo", "-n", "default", "-o", "json").stdout)
+        assert [h["status"] for h in history] == ["deployed", "pending-upgrade"]
+        assert healthy.pid("helm-upgrade") is None  # the helm process was killed, not left running
+        # The real consequence: helm refuses to upgrade a release whose latest revision is pending.
+        again = healthy.helm("upgrade", "demo", str(REPO / "tests/controlplane/charts/stallable"),
+                             "-n", "default", check=False)
+        assert again.returncode != 0
+        assert "another operation (install/upgrade/rollback) is in progress" in again.stderr
+    finally:  # the release, and its hook Job (hooks are not part of the release's manifest)
+        healthy.helm("uninstall", "demo", "-n", "default", check=False)
+        healthy.kubectl("delete", "job", "demo-stall", "-n", "default", "--ignore-not-found")
 
 
 def test_blackhole_accepts_connections_and_never_answers(healthy):
@@ -180,7 +175,82 @@ def test_up_node_without_root_is_one_line_and_starts_nothing(tmp_path, monkeypat
     assert not (tmp_path / "cp").exists()
 
 
-# --- the incident, replayed on a second healthy, in order --------------------------------
+# --- restore: only what is broken, on the session's breakable cluster --------------------
+
+def _running(cp) -> dict[str, tuple[int | None, float | None]]:
+    """Each component's pid and the wall-clock time the harness started it."""
+    processes = cp._load().processes
+    return {n: (cp.pid(n), processes[n].started_at) for n in COMPONENTS}
+
+
+def _pki_files(cp) -> dict[Path, float]:
+    """Every certificate, key and kubeconfig kubeadm made, with its modification time."""
+    files = [p for p in cp.pki_dir.rglob("*") if p.is_file()] + list(cp.workdir.glob("*.conf"))
+    return {p: p.stat().st_mtime for p in files}
+
+
+def _leases_renewed_again(cp) -> None:
+    """Both leader Leases are held by the processes running now, and renewed again after a read."""
+    processes = cp._load().processes
+    first = {}
+    for name in ("kube-controller-manager", "kube-scheduler"):
+        first[name] = cp.lease(name)
+        assert parse_time(first[name]["renewTime"]).timestamp() >= processes[name].started_at, name
+    for name, spec in first.items():
+        cp.wait_for(lambda: cp.lease(name)["renewTime"] != spec["renewTime"], 30,
+                    f"the {name} lease to be renewed again")
+
+
+def test_restore_of_an_unbroken_cluster_restarts_and_renews_nothing(breakable):
+    breakable.wait_ready()
+    before, files = _running(breakable), _pki_files(breakable)
+    assert all(pid for pid, _ in before.values())
+    # From another process (the CLI): state.json and the cluster itself are all it judges by.
+    result = cli("restore", "--workdir", str(breakable.workdir))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # one line per thing done
+    assert _running(breakable) == before
+    assert _pki_files(breakable) == files
+
+
+def test_restore_starts_what_is_stopped_and_renews_and_restarts_only_what_is_expired(breakable):
+    breakable.break_("expire-client-cert", "controller-manager")  # restarted with it: Unauthorized
+    breakable.break_("stop", "kube-scheduler")
+    conf = breakable.workdir / "controller-manager.conf"
+    assert not pki.is_valid_now(pki.kubeconfig_client_cert(conf))
+    before, files = _running(breakable), _pki_files(breakable)
+    assert before["kube-scheduler"][0] is None
+
+    done = breakable.restore()
+
+    assert not any(d.startswith("full repair") for d in done), done
+    after = _running(breakable)
+    assert after["etcd"] == before["etcd"] and after["kube-apiserver"] == before["kube-apiserver"]
+    assert after["kube-controller-manager"][0] not in (None, before["kube-controller-manager"][0])
+    assert after["kube-scheduler"][0] is not None
+    assert pki.is_valid_now(pki.kubeconfig_client_cert(conf))
+    assert {p: t for p, t in _pki_files(breakable).items() if p != conf} == {
+        p: t for p, t in files.items() if p != conf}  # renewed alone
+    assert breakable.kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
+    _leases_renewed_again(breakable)
+
+
+def test_restore_restarts_what_runs_on_certificates_renewed_after_it_started(breakable):
+    breakable.break_("renew-without-restart")
+    before = _running(breakable)
+
+    done = breakable.restore()
+
+    assert not any(d.startswith(("renewed", "full repair")) for d in done), done  # all valid already
+    after = _running(breakable)
+    assert after["etcd"] == before["etcd"]  # reloads its own key pairs on every handshake
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        assert after[name][0] not in (None, before[name][0]), name
+        assert breakable.changed_since_start(name) == [], name
+    _leases_renewed_again(breakable)
+
+
+# --- the incident, replayed on the breakable cluster, in order ---------------------------
 
 def test_expired_controller_manager_cert_gives_unauthorized_and_a_stale_lease(incident):
     before = incident.lease("kube-controller-manager")
