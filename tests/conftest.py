@@ -1,5 +1,8 @@
 """Shared fixtures. Cluster-backed tests (marked ``cluster``) run against the real upstream
-control plane that tests/controlplane builds; a failed build or start fails them loudly."""
+control plane that tests/controlplane builds; a failed build or start fails them loudly.
+Tests marked ``integration`` need no cluster but are slow (a real ``pip install``): ``make test``
+runs them, the unit tier (``make test-fast``: ``-m "not cluster and not integration"``) does not.
+"""
 
 from __future__ import annotations
 
