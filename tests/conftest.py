@@ -2,6 +2,18 @@
 control plane that tests/controlplane builds; a failed build or start fails them loudly.
 Tests marked ``integration`` need no cluster but are slow (a real ``pip install``): ``make test``
 runs them, the unit tier (``make test-fast``: ``-m "not cluster and not integration"``) does not.
+
+Hypothesis profiles, chosen once here before any test module builds its ``settings``:
+``HYPOTHESIS_PROFILE`` if set, else ``ci`` when ``CI`` is set (CI runs ``.ci/run`` with
+``CI=true``), else ``dev``.
+
+- ``dev``: 60 examples per property, random (a new sample each run; a failure is saved in
+  ``.hypothesis/`` and replayed first next time): the unit tier stays fast.
+- ``ci``: 300 examples, on Hypothesis' own ``ci`` profile: derandomized (the same examples each
+  run, so a red CI is reproducible), no example database, the failing blob printed.
+
+Neither has a deadline: the suite asserts no timings, and a 2-core machine under load would make
+a per-example deadline fail at random. A test that sets ``max_examples`` itself keeps it.
 """
 
 from __future__ import annotations
@@ -9,11 +21,17 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.register_profile("ci", settings.get_profile("ci"), max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "dev"))
 
 
 @pytest.fixture(scope="session")
