@@ -74,6 +74,20 @@ def breakable(_breakable_session: Any) -> Iterator[Any]:
     _breakable_session.repair()
 
 
+@pytest.fixture
+def retry_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pauses the one retry policy (kube_client._retry) asks for between attempts, recorded
+    instead of slept: a test asserts the pause it chose (e.g. Retry-After's), not a clock, and does
+    not sit it out. The policy stays real (tenacity's stop and wait); only its ``sleep`` is taken."""
+    import functools
+
+    from kube_client import _retry
+
+    asked: list[float] = []
+    monkeypatch.setattr(_retry, "Retrying", functools.partial(_retry.Retrying, sleep=asked.append))
+    return asked
+
+
 Runner = Callable[..., tuple[int, dict[str, Any], str]]
 
 

@@ -52,6 +52,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body are two writes: with Nagle on, the body waits for the client's delayed ACK
+    # (40 ms per answer on Linux). kube-apiserver (Go) sets TCP_NODELAY, so this is also the real thing.
+    disable_nagle_algorithm = True
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -97,7 +100,9 @@ def hostile_server(answer: Answer | Callable[[int, str, str], Answer], *, tls: t
             ctx.load_cert_chain(cert, key)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         scheme = "https"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    # shutdown() returns once serve_forever next looks at its flag, up to one poll later: each test
+    # that serves pays it at the end, so the poll is short (an idle loop of 100 wake-ups a second).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield Running(url=f"{scheme}://127.0.0.1:{server.server_port}", log=server.log)
@@ -126,7 +131,7 @@ def black_hole() -> Iterator[tuple[str, Log]]:
     stop = threading.Event()
 
     def accept() -> None:
-        listener.settimeout(0.2)
+        listener.settimeout(0.2)  # a fallback: the shutdown below wakes accept() at once
         while not stop.is_set():
             try:
                 conn, _ = listener.accept()
@@ -144,6 +149,8 @@ def black_hole() -> Iterator[tuple[str, Log]]:
         yield f"127.0.0.1:{listener.getsockname()[1]}", log
     finally:
         stop.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # accept() returns (EINVAL) instead of waiting out its timeout
         thread.join(timeout=5)
         listener.close()
         for conn in held:

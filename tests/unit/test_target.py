@@ -119,6 +119,8 @@ def test_an_html_login_page_is_named_as_not_the_kubernetes_api(tmp_path: Path, c
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class LoginPage(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall per answer
+
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             body = b"<html><body>Please sign in</body></html>"
             self.send_response(200)
@@ -133,7 +135,7 @@ def test_an_html_login_page_is_named_as_not_the_kubernetes_api(tmp_path: Path, c
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), LoginPage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()  # shutdown() waits one poll
     try:
         path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=f"http://127.0.0.1:{server.server_port}", token="t"))
         code = main(["check", "--kubeconfig", str(path), "-o", "json", "--quiet", "--timeout", "10s"])
