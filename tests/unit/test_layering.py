@@ -13,6 +13,7 @@ Function-level imports count too: a late import is still a dependency.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import subprocess
 import sys
@@ -47,12 +48,23 @@ ALL_SOURCES = [path for package in PACKAGES for path in sources(package)]
 MODULES = {module_name(path) for path in ALL_SOURCES}
 
 
-def imports_of(path: Path) -> Iterator[str]:
+@functools.cache
+def nodes(path: Path) -> tuple[ast.AST, ...]:
+    """Every node of a source's syntax tree, parsed and walked once for all the tests here."""
+    return tuple(ast.walk(ast.parse(path.read_text(), str(path))))
+
+
+@functools.cache
+def imports_of(path: Path) -> tuple[str, ...]:
     """Every module ``path`` imports, absolute, at module or function level; ``from P import m``
-    counts as importing the submodule ``P.m`` when there is one."""
+    counts as importing the submodule ``P.m`` when there is one. Scanned once per source."""
+    return tuple(_scan_imports(path))
+
+
+def _scan_imports(path: Path) -> Iterator[str]:
     me = module_name(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in nodes(path):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -130,7 +142,7 @@ def test_no_function_is_longer_than_the_limit() -> None:
     long = [
         f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
         for path in ALL_SOURCES
-        for node in ast.walk(ast.parse(path.read_text()))
+        for node in nodes(path)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (node.end_lineno or 0) - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert long == []
