@@ -2,6 +2,8 @@
 control plane that tests/controlplane builds; a failed build or start fails them loudly.
 Tests marked ``integration`` need no cluster but are slow (a real ``pip install``): ``make test``
 runs them, the unit tier (``make test-fast``: ``-m "not cluster and not integration"``) does not.
+When ``-m`` leaves out ``cluster`` outright, tests/cluster and tests/controlplane are not even
+imported (every test there is marked ``cluster``; a full run checks that it stays so).
 
 Hypothesis profiles, chosen once here before any test module builds its ``settings``:
 ``HYPOTHESIS_PROFILE`` if set, else ``ci`` when ``CI`` is set (CI runs ``.ci/run`` with
@@ -22,6 +24,7 @@ import contextlib
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,35 @@ from hypothesis import settings
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile("ci", settings.get_profile("ci"), max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "dev"))
+
+
+HERE = Path(__file__).parent
+CLUSTER_FOLDERS = frozenset({HERE / "cluster", HERE / "controlplane"})
+
+
+def _leaves_out_cluster(config: pytest.Config) -> bool:
+    """``-m`` is a plain conjunction with ``not cluster`` in it (``"not cluster and not integration"``):
+    no test marked ``cluster`` can be selected. Anything with ``or`` or parentheses is left to pytest."""
+    expr = " ".join(str(config.getoption("markexpr", "") or "").split())
+    if not expr or "(" in expr or re.search(r"\bor\b", expr):
+        return False
+    return "not cluster" in (term.strip() for term in re.split(r"\band\b", expr))
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # Importing and assertion-rewriting the cluster tests only to deselect them cost the unit tier ~0.6 s.
+    if collection_path in CLUSTER_FOLDERS and _leaves_out_cluster(config):
+        return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [item.nodeid for item in items
+                if any(folder in item.path.parents for folder in CLUSTER_FOLDERS) and item.get_closest_marker("cluster") is None]
+    if unmarked:
+        raise pytest.UsageError(f"tests under tests/cluster and tests/controlplane must be marked cluster (the unit tier does not "
+                                f"collect those folders): {', '.join(unmarked)}")
 
 
 @pytest.fixture(scope="session")
