@@ -61,6 +61,9 @@ AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupD
 _CLUSTER_ENV = ("KUBECONFIG", "HELM_KUBECONTEXT", "HELM_KUBETOKEN", "HELM_KUBEASUSER", "HELM_KUBEASGROUPS",
                 "HELM_KUBEAPISERVER", "HELM_KUBECAFILE", "HELM_KUBEINSECURE_SKIP_TLS_VERIFY", "HELM_KUBETLS_SERVER_NAME")
 _MAX_ERROR = 240
+# However little of the run's deadline is left, helm template gets this long before it is killed.
+# A module constant so the unit test of the kill can use a shorter one than a real run would.
+HELM_MIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,7 +228,7 @@ def _offline_command(executable: str, capabilities: list[str], user_args: list[s
                 except ProcessLookupError:
                     pass
                 await proc.wait()
-                raise HelmTimedOut(f"did not finish within {timeout:.0f}s") from None
+                raise HelmTimedOut(f"did not finish within {timeout:g}s") from None
             if proc.returncode != 0:
                 raise HelmFailed(helm_error_line(stderr, secrets=secrets))
             return bytes(stdout)
@@ -248,7 +251,7 @@ def render_objects(source: ChartSource, *, kube_version: str, catalog: ApiCatalo
     if catalog.version_set:
         capabilities += ["--api-versions", ",".join(catalog.version_set)]
     secrets = [item.partition("=")[2] for _, item in source.set_args]
-    command = _offline_command(helm, capabilities, source.helm_args(), max(1.0, timeout), secrets)
+    command = _offline_command(helm, capabilities, source.helm_args(), max(HELM_MIN_SECONDS, timeout), secrets)
 
     async def render() -> list[Any]:
         docs = await command.template(source.release, source.path, None, namespace=source.namespace)
