@@ -389,8 +389,8 @@ def test_connection_refused(sa_tokens_cli: Cli, kubeconfig: str, kube: Kube) -> 
 @pytest.mark.timeout(30)  # a hang guard: python-jenkins alone would wait forever
 def test_a_silent_jenkins_times_out_after_jenkins_timeout(sa_tokens_cli: Cli, kubeconfig: str, kube: Kube) -> None:
     with silent_endpoint() as url:
-        code, out, err = run(sa_tokens_cli, kubeconfig, url, "--jenkins-timeout", "0.2s")
-    one_line_exit_2(code, out, err, "did not answer within 0.2s while trying to authenticate", "--jenkins-timeout")
+        code, out, err = run(sa_tokens_cli, kubeconfig, url, "--jenkins-timeout", "0.1s")
+    one_line_exit_2(code, out, err, "did not answer within 0.1s while trying to authenticate", "--jenkins-timeout")
     assert kube.calls == []
 
 
