@@ -341,7 +341,7 @@ def test_wait_for_api_waits_out_a_refusing_server_until_it_answers(tmp_path: Pat
 
     threading.Thread(target=open_later, daemon=True).start()
     result: list[bool] = []
-    waiter = threading.Thread(target=lambda: result.append(client.wait_until_reachable(30, pause=0.05)), daemon=True)
+    waiter = threading.Thread(target=lambda: result.append(client.wait_until_reachable(30, pause=0.01)), daemon=True)
     waiter.start()
     assert opened.wait(20)
     from tests.hostile_server import _Handler, _Server, Log
