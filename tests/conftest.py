@@ -3,7 +3,9 @@ control plane that tests/controlplane builds; a failed build or start fails them
 Tests marked ``integration`` need no cluster but are slow (a real ``pip install``): ``make test``
 runs them, the unit tier (``make test-fast``: ``-m "not cluster and not integration"``) does not.
 When ``-m`` leaves out ``cluster`` outright, tests/cluster and tests/controlplane are not even
-imported (every test there is marked ``cluster``; a full run checks that it stays so).
+imported (every test there is marked ``cluster``; a full run checks that it stays so). The unit
+tier runs on two pytest-xdist workers (``-n 2``); a cluster test refuses to start in one (each
+worker would start its own control planes: session fixtures are one per process).
 
 Hypothesis profiles, chosen once here before any test module builds its ``settings``:
 ``HYPOTHESIS_PROFILE`` if set, else ``ci`` when ``CI`` is set (CI runs ``.ci/run`` with
@@ -64,6 +66,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if unmarked:
         raise pytest.UsageError(f"tests under tests/cluster and tests/controlplane must be marked cluster (the unit tier does not "
                                 f"collect those folders): {', '.join(unmarked)}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before any fixture of the test is set up
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") and item.get_closest_marker("cluster"):  # set in each pytest-xdist worker
+        pytest.fail("cluster tests share their control planes within one pytest process, and each -n worker would start "
+                    "its own: run them without -n", pytrace=False)
 
 
 @pytest.fixture(scope="session")
