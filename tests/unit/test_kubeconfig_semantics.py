@@ -36,7 +36,8 @@ def conf(tmp_path: Path, doc: dict[str, Any], name: str = "config") -> Path:
 
 
 def user_doc(**user: object) -> dict[str, Any]:
-    return kubeconfig_doc(server="https://192.0.2.1:6443", extra_user=dict(user))
+    # Nothing listens on 127.0.0.1:1: a command that connects anyway is refused at once, on this machine.
+    return kubeconfig_doc(server="https://127.0.0.1:1", extra_user=dict(user))
 
 
 def jwt(claims: dict[str, object]) -> str:
