@@ -31,9 +31,10 @@ test: $(BIN)/.installed controlplane
 	  if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests: the suite is missing or mis-selected" >&2; fi; \
 	  exit $$code
 
-## Unit tests only (no control plane): seconds.
+## The unit tier (no control plane, no integration test such as a real pip install), on 2 workers
+## (pytest-xdist): under 10 s on 2 cores.
 test-fast: $(BIN)/.installed
-	$(BIN)/python -m pytest -m "not cluster"
+	$(BIN)/python -m pytest -m "not cluster and not integration" -n 2
 
 typecheck: $(BIN)/.installed
 	$(BIN)/python -m ruff check kube_client preflight sa_tokens tests scripts bench

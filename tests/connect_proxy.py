@@ -97,7 +97,7 @@ def connect_proxy(*, user: str = "", password: str = "", deny: frozenset[str] = 
     server.log = ProxyLog()
     server.credentials = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() if user else ""
     server.deny = deny
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", server.log

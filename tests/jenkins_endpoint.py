@@ -180,7 +180,7 @@ class JenkinsEndpoint:
             ctx.load_cert_chain(str(tls[0]), str(tls[1]))
             self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
             self.scheme = "https"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="jenkins-endpoint",
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, name="jenkins-endpoint",
                                         daemon=True)
 
     @property
@@ -425,6 +425,8 @@ def silent_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
     finally:
         stop.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # accept() returns (EINVAL) instead of waiting out its timeout
         thread.join(timeout=5)
         for conn in held:
             conn.close()

@@ -8,6 +8,7 @@ knobs a test needs (validity window, signer, key), so a test says what it breaks
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,13 @@ def new_key() -> ec.EllipticCurvePrivateKey:
 
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@functools.cache
+def _shared_sa_key() -> rsa.RSAPrivateKey:
+    """The sa.key of every kubeadm tree that is not given its own: an RSA 2048 key takes tens of
+    milliseconds to make, and what a tree needs is an RSA key whose sa.pub matches it."""
+    return rsa_key()
 
 
 @dataclass
@@ -174,8 +182,13 @@ def write(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
     return path
 
 
+# libyaml's emitter when PyYAML has it: the pure-Python one spends milliseconds per kubeconfig on
+# the long base64 certificate scalars (hundreds of kubeconfigs per run). Same YAML, read back alike.
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def write_kubeconfig(path: Path, doc: dict[str, object], mode: int = 0o600) -> Path:
-    return write(path, yaml.safe_dump(doc, sort_keys=False), mode)
+    return write(path, yaml.dump(doc, Dumper=_Dumper, sort_keys=False), mode)
 
 
 # -- a whole kubeadm tree ----------------------------------------------------------------
@@ -220,9 +233,11 @@ def kubeadm_tree(
     now: datetime = NOW,
     overrides: dict[str, dict[str, object]] | None = None,
     kubelet: bool = True,
+    sa_key: rsa.RSAPrivateKey | None = None,
 ) -> KubeadmTree:
     """A full kubeadm tree under ``base``. ``overrides[name]`` passes keyword arguments to
-    ``make_leaf``/``make_ca`` for that row (e.g. ``{"apiserver": {"not_before": -400 days}}``)."""
+    ``make_leaf``/``make_ca`` for that row (e.g. ``{"apiserver": {"not_before": -400 days}}``).
+    ``sa_key`` is the service-account key pair (sa.key, sa.pub); trees share one unless given theirs."""
     overrides = overrides or {}
     tree = KubeadmTree(root=base / "etc-kubernetes", kubelet=base / "var-lib-kubelet")
     for name, rel in CAS.items():
@@ -237,7 +252,7 @@ def kubeadm_tree(
         tree.leaves[name] = leaf
         write(tree.pki / f"{rel}.crt", leaf.cert_pem, 0o644)
         write(tree.pki / f"{rel}.key", leaf.key_pem)
-    sa = rsa_key()
+    sa = sa_key or _shared_sa_key()
     write(tree.pki / "sa.key", Issued(tree.cas["ca"].cert, sa).key_pem)
     write(tree.pki / "sa.pub", sa.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
     for conf, (cn, orgs) in KUBECONFIGS.items():

@@ -64,6 +64,9 @@ AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupD
 _CLUSTER_ENV = ("KUBECONFIG", "HELM_KUBECONTEXT", "HELM_KUBETOKEN", "HELM_KUBEASUSER", "HELM_KUBEASGROUPS",
                 "HELM_KUBEAPISERVER", "HELM_KUBECAFILE", "HELM_KUBEINSECURE_SKIP_TLS_VERIFY", "HELM_KUBETLS_SERVER_NAME")
 _MAX_ERROR = 240
+# However little of the run's deadline is left, helm template gets this long before it is killed.
+# A module constant so the unit test of the kill can use a shorter one than a real run would.
+HELM_MIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,7 +231,7 @@ def _helm_template(argv: list[str], *, timeout: float, secrets: list[str]) -> st
         except ProcessLookupError:
             pass
         proc.communicate()
-        raise HelmTimedOut(f"did not finish within {timeout:.0f}s") from None
+        raise HelmTimedOut(f"did not finish within {timeout:g}s") from None
     if proc.returncode != 0:
         raise HelmFailed(helm_error_line(stderr, secrets=secrets))
     return stdout.decode(errors="replace")
@@ -252,7 +255,7 @@ def render_objects(source: ChartSource, *, kube_version: str, catalog: ApiCatalo
     secrets = [item.partition("=")[2] for _, item in source.set_args]
     label = f"helm template {source.path}"
     try:
-        text = _helm_template(argv, timeout=max(1.0, timeout), secrets=secrets)
+        text = _helm_template(argv, timeout=max(HELM_MIN_SECONDS, timeout), secrets=secrets)
     except HelmTimedOut as exc:
         raise ConfigError(f"helm {exc.line} and was stopped", source=label, fix="raise --timeout, or check what the chart's helm does") from None
     except HelmFailed as exc:

@@ -116,15 +116,18 @@ def test_kubeconfig_env_var_is_honoured(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0 and json.loads(out)["checks"][1]["evidence"]["context"] == "from-env"
 
 
-def _console(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    script = Path(sys.executable).parent / "preflight"
-    return subprocess.run([str(script), *argv], capture_output=True, text=True, env=env, timeout=60)
+def _outputs(*commands: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """Run independent fresh interpreters side by side (each pays Python's start-up and imports);
+    their standard outputs, in order."""
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for argv in commands]
+    return [proc.communicate(timeout=60)[0] for proc in procs]
 
 
 def test_the_real_console_script_runs_and_module_form_too() -> None:
-    assert _console("--version").stdout.strip() == "preflight 0.1.0"
-    module = subprocess.run([sys.executable, "-m", "preflight", "--version"], capture_output=True, text=True, timeout=60)
-    assert module.stdout.strip() == "preflight 0.1.0"
+    script = str(Path(sys.executable).parent / "preflight")
+    console, module = _outputs([script, "--version"], [sys.executable, "-m", "preflight", "--version"])
+    assert console.strip() == "preflight 0.1.0"
+    assert module.strip() == "preflight 0.1.0"
 
 
 def test_offline_commands_do_not_import_network_clients(tmp_path: Path) -> None:
@@ -135,11 +138,10 @@ def test_offline_commands_do_not_import_network_clients(tmp_path: Path) -> None:
         "heavy = [m for m in ('kubernetes', 'urllib3', 'requests', 'kube_client._http') if m in sys.modules]; "
         "print(heavy)"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
-    assert out.stdout.strip().splitlines()[-1] == "[]"
     version_probe = "import sys; from preflight._cli.main import main; main(['--version']); print(sorted(m for m in ('cryptography', 'yaml', 'kubernetes', 'urllib3') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", version_probe], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    certs, version = _outputs([sys.executable, "-c", probe], [sys.executable, "-c", version_probe], env={**os.environ, "NO_COLOR": "1"})
+    assert certs.strip().splitlines()[-1] == "[]"
+    assert version.strip().splitlines()[-1] == "[]"
 
 
 def test_an_unexpected_error_is_one_line_exit_2_without_its_message(capsys: pytest.CaptureFixture[str],

@@ -1,4 +1,7 @@
-"""A real (non-editable) ``pip install .`` ships every module: editable installs hide gaps."""
+"""A real (non-editable) ``pip install .`` ships every module: editable installs hide gaps.
+
+An integration test (a pip install of the tree, about 5 s): it runs in ``make test``, not in the
+unit tier (``make test-fast``, ``-m "not cluster and not integration"``)."""
 
 import os
 import shutil
@@ -11,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(600)
 def test_pip_install_gives_working_commands_with_every_subpackage(tmp_path: Path) -> None:
     # Build from a clean copy: setuptools reuses a build/ folder left in the checkout, which

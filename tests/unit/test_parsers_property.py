@@ -1,8 +1,14 @@
-"""No byte string given to a parser raises anything but the project's own error type."""
+"""No byte string given to a parser raises anything but the project's own error type.
+
+How many examples each property tries is the Hypothesis profile's (tests/conftest.py: 60 in the
+unit tier, 300 in CI). Each example that needs a file rewrites the one file of its test (a new
+folder per example made the tmp tree grow by hundreds of folders per run, to list and delete).
+"""
 
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kube_client._errors import PreflightError
@@ -13,7 +19,13 @@ from kube_client._pem import load_certificates, load_private_key
 from tests.pkifactory import make_ca, make_leaf
 
 LEAF = make_leaf(make_ca(), "kube-apiserver", sans=("127.0.0.1",), server=True)
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The kubeconfig file that examples write in turn (module scope: Hypothesis runs all the
+    examples of a test in one call, so even a function-scoped one would be shared by them)."""
+    return tmp_path_factory.mktemp("kc") / "config"
 
 
 @st.composite
@@ -31,7 +43,6 @@ def _only_our_error(fn, data: bytes) -> None:  # type: ignore[no-untyped-def]
         pass
 
 
-@SETTINGS
 @given(st.binary(max_size=2048) | mutated(LEAF.cert_der) | mutated(LEAF.cert_pem))
 def test_certificate_parser_raises_only_config_errors(data: bytes) -> None:
     try:
@@ -41,13 +52,11 @@ def test_certificate_parser_raises_only_config_errors(data: bytes) -> None:
         pass
 
 
-@SETTINGS
 @given(st.binary(max_size=2048) | mutated(LEAF.key_pem))
 def test_key_parser_raises_only_config_errors(data: bytes) -> None:
     _only_our_error(load_private_key, data)
 
 
-@SETTINGS
 @given(st.binary(max_size=4096))
 def test_kubeconfig_document_parser_raises_only_config_errors(data: bytes) -> None:
     _only_our_error(parse_document, data)
@@ -66,15 +75,13 @@ kubeconfig_like = st.fixed_dictionaries(
 )
 
 
-@SETTINGS
 @given(kubeconfig_like)
-def test_resolving_any_kubeconfig_shape_raises_only_config_errors(tmp_path_factory, doc: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+def test_resolving_any_kubeconfig_shape_raises_only_config_errors(config_path: Path, doc: dict[str, object]) -> None:
     import yaml
 
-    path: Path = tmp_path_factory.mktemp("kc") / "config"
-    path.write_text(yaml.safe_dump(doc))
+    config_path.write_text(yaml.safe_dump(doc))
     try:
-        config = load_kubeconfig([path], explicit=True)
+        config = load_kubeconfig([config_path], explicit=True)
         for name in config.context_names or [None]:
             validate_inline(config.context(name))
     except PreflightError:
@@ -121,19 +128,17 @@ def realistic_kubeconfig(draw: st.DrawFn) -> dict[str, object]:
     }
 
 
-@SETTINGS
 @given(realistic_kubeconfig())
-def test_resolve_target_and_client_raise_only_our_errors(tmp_path_factory, doc: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+def test_resolve_target_and_client_raise_only_our_errors(config_path: Path, doc: dict[str, object]) -> None:
     import yaml
 
     from kube_client._deadline import Deadline
     from kube_client._http import KubeClient
     from kube_client._target import resolve_target
 
-    path: Path = tmp_path_factory.mktemp("kc") / "config"
-    path.write_text(yaml.safe_dump(doc))
+    config_path.write_text(yaml.safe_dump(doc))
     try:
-        KubeClient(resolve_target(kubeconfig=str(path), environ={}), Deadline(1)).close()
+        KubeClient(resolve_target(kubeconfig=str(config_path), environ={}), Deadline(1)).close()
     except PreflightError:
         pass
 
@@ -142,9 +147,8 @@ hostile_tokens = st.text(min_size=8, max_size=60).map(lambda t: "tok" + t + "en"
     ["s3cr3t-token\r\nX-Injected: 1", "s3cr3t-token\nmore", "s3cr3t\x00token", "s3cr3t\u2019token", "s3cr3t\x7ftoken"])
 
 
-@SETTINGS
 @given(hostile_tokens)
-def test_a_hostile_token_is_refused_without_being_quoted(tmp_path_factory, token: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_hostile_token_is_refused_without_being_quoted(config_path: Path, token: str) -> None:
     import yaml
 
     from kube_client._deadline import Deadline
@@ -155,10 +159,9 @@ def test_a_hostile_token_is_refused_without_being_quoted(tmp_path_factory, token
            "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
            "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
            "users": [{"name": "u", "user": {"token": token}}]}
-    path: Path = tmp_path_factory.mktemp("kc") / "config"
-    path.write_text(yaml.safe_dump(doc))
+    config_path.write_text(yaml.safe_dump(doc))
     try:
-        KubeClient(resolve_target(kubeconfig=str(path), environ={}), Deadline(1)).close()
+        KubeClient(resolve_target(kubeconfig=str(config_path), environ={}), Deadline(1)).close()
     except PreflightError as exc:
         assert token.strip() not in str(exc) and token.strip() not in exc.fix
     else:  # accepted only when every character can go in a header as it is

@@ -13,7 +13,7 @@ from preflight._facts.pki import KUBEADM_PKI, Kind
 from preflight._collect.pki import collect_pki, kubeadm_dir
 from preflight._checks.pki import judge_entry
 from preflight._facts.policy import ExpiryPolicy
-from tests.pkifactory import NOW, YEAR, kubeadm_tree, kubeconfig_doc, make_ca, make_leaf, write, write_kubeconfig
+from tests.pkifactory import NOW, YEAR, kubeadm_tree, kubeconfig_doc, make_ca, make_leaf, rsa_key, write, write_kubeconfig
 
 DAY = timedelta(days=1)
 
@@ -168,7 +168,7 @@ def test_no_kubelet_dir_and_no_local_etcd_are_skipped_not_failed(tmp_path: Path)
 
 def test_mismatched_service_account_keys_explain_rejected_tokens(tmp_path: Path) -> None:
     tree = kubeadm_tree(tmp_path)
-    other = kubeadm_tree(tmp_path / "other")
+    other = kubeadm_tree(tmp_path / "other", sa_key=rsa_key())  # its own key pair: trees share one otherwise
     write(tree.pki / "sa.pub", (other.pki / "sa.pub").read_bytes())
     f = audit(tree.root, tree.kubelet)["pki.sa"]
     assert f.outcome is Outcome.FAIL and "reject" in f.message

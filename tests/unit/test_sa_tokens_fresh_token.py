@@ -20,7 +20,7 @@ def client() -> Any:
     return types.SimpleNamespace(deadline=Deadline(30))
 
 
-def test_a_401_right_after_the_fill_is_retried_until_the_token_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_401_right_after_the_fill_is_retried_until_the_token_is_known(monkeypatch: pytest.MonkeyPatch, retry_pauses: list[float]) -> None:
     answers: list[Identity | UnauthorizedError] = [UnauthorizedError("Unauthorized", status=401)] * 2 + [ACCOUNT]
     calls: list[str] = []
 
@@ -33,10 +33,11 @@ def test_a_401_right_after_the_fill_is_retried_until_the_token_is_known(monkeypa
 
     monkeypatch.setattr(_ensure, "_whoami", whoami)
     assert _ensure._whoami_fresh(client(), "t0ken") == ACCOUNT
-    assert calls == ["t0ken"] * 3
+    assert calls == ["t0ken"] * 3 and len(retry_pauses) == 2
 
 
-def test_a_token_still_refused_after_the_grace_is_a_401_that_is_not_retried_further(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_token_still_refused_after_the_grace_is_a_401_that_is_not_retried_further(monkeypatch: pytest.MonkeyPatch,
+                                                                                    retry_pauses: list[float]) -> None:
     calls = 0
 
     def whoami(_client: Any, _token: str) -> Identity:
@@ -48,7 +49,10 @@ def test_a_token_still_refused_after_the_grace_is_a_401_that_is_not_retried_furt
     monkeypatch.setattr(_ensure, "FRESH_TOKEN_GRACE", 0.5)
     with pytest.raises(UnauthorizedError) as err:
         _ensure._whoami_fresh(client(), "t0ken")
-    assert calls > 1 and err.value.transient is False
+    assert err.value.transient is False
+    # Pauses recorded, not slept, so the clock hardly moves: the stop is the grace against the next
+    # pause itself (0.1, 0.2, 0.4 s fit in 0.5 s; 0.8 s does not), not the 30 s run deadline.
+    assert 1 < calls <= 4 and len(retry_pauses) == calls - 1
 
 
 def test_the_new_token_is_checked_over_the_same_route_as_the_client(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import re
 import stat
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -387,14 +386,11 @@ def test_connection_refused(sa_tokens_cli: Cli, kubeconfig: str, kube: Kube) -> 
     assert kube.calls == []
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(30)  # a hang guard: python-jenkins alone would wait forever
 def test_a_silent_jenkins_times_out_after_jenkins_timeout(sa_tokens_cli: Cli, kubeconfig: str, kube: Kube) -> None:
     with silent_endpoint() as url:
-        started = time.monotonic()
-        code, out, err = run(sa_tokens_cli, kubeconfig, url, "--jenkins-timeout", "1s")
-        elapsed = time.monotonic() - started
-    one_line_exit_2(code, out, err, "did not answer within 1s while trying to authenticate", "--jenkins-timeout")
-    assert elapsed < 30  # python-jenkins alone would wait forever
+        code, out, err = run(sa_tokens_cli, kubeconfig, url, "--jenkins-timeout", "0.1s")
+    one_line_exit_2(code, out, err, "did not answer within 0.1s while trying to authenticate", "--jenkins-timeout")
     assert kube.calls == []
 
 

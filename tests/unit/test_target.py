@@ -10,6 +10,11 @@ from kube_client._errors import ConfigError
 from kube_client._target import resolve_target
 from tests.pkifactory import kubeconfig_doc, make_ca, make_leaf, write, write_kubeconfig
 
+# Nothing listens on port 1: a request made anyway is refused at once, on this machine. 192.0.2.1
+# (TEST-NET-1) is not unroutable everywhere: where this suite runs it is the default gateway, which
+# drops the SYN, and each command that connected waited out the 5 s connect timeout.
+NOWHERE = "https://127.0.0.1:1"
+
 
 def kubeconfig(tmp_path: Path, **kw: object) -> Path:
     return write_kubeconfig(tmp_path / "config", kubeconfig_doc(ca=make_ca(), client=make_leaf(make_ca(), "x"), **kw))  # type: ignore[arg-type]
@@ -47,7 +52,7 @@ def test_kubeconfig_wins_over_in_cluster_when_both_exist(tmp_path: Path) -> None
 
 
 def test_missing_exec_plugin_is_refused_before_any_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    doc = kubeconfig_doc(server="https://192.0.2.1:6443", extra_user={"exec": {
+    doc = kubeconfig_doc(server=NOWHERE, extra_user={"exec": {
         "apiVersion": "client.authentication.k8s.io/v1", "command": "no-such-auth-plugin", "interactiveMode": "Never",
         "installHint": "install it from your cloud's CLI"}})
     path = write_kubeconfig(tmp_path / "config", doc)
@@ -73,7 +78,7 @@ def test_unreadable_kubeconfig_names_the_file(tmp_path: Path) -> None:
 def test_a_missing_certificate_authority_file_is_named_and_nothing_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """kubectl refuses an unreadable CA file; falling back to the system trust store would
     verify the server against the wrong roots (issue 12)."""
-    doc = kubeconfig_doc(server="https://192.0.2.1:6443")
+    doc = kubeconfig_doc(server=NOWHERE)
     doc["clusters"][0]["cluster"]["certificate-authority"] = str(tmp_path / "gone" / "ca.crt")  # type: ignore[index]
     path = write_kubeconfig(tmp_path / "config", doc)
     for argv in (["check", "--kubeconfig", str(path)], ["kubeconfig", "--kubeconfig", str(path)]):
@@ -87,7 +92,7 @@ def test_an_exec_plugin_without_a_shebang_is_one_line(tmp_path: Path, capsys: py
     plugin = tmp_path / "get-token"
     plugin.write_text('echo \'{"status": {"token": "t"}}\'\n')  # no #!: execve fails with ENOEXEC
     plugin.chmod(0o755)
-    doc = kubeconfig_doc(server="https://192.0.2.1:6443", extra_user={"exec": {
+    doc = kubeconfig_doc(server=NOWHERE, extra_user={"exec": {
         "apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "interactiveMode": "Never"}})
     path = write_kubeconfig(tmp_path / "config", doc)
     code = main(["check", "--kubeconfig", str(path), "-o", "json", "--quiet"])
@@ -103,7 +108,7 @@ def test_a_hostile_token_is_one_line_exit_2_and_never_printed(tmp_path: Path, ca
     JSON report, and a traceback in sa-tokens status (issue 12)."""
     from sa_tokens._cli import main as sa_tokens_main
 
-    path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server="https://192.0.2.1:6443", token=token))
+    path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=NOWHERE, token=token))
     for run, argv in ((main, ["check", "--kubeconfig", str(path), "-o", "json", "--quiet"]),
                       (sa_tokens_main, ["status", "-n", "ci", "--kubeconfig", str(path)])):
         code = run(argv)
@@ -119,6 +124,8 @@ def test_an_html_login_page_is_named_as_not_the_kubernetes_api(tmp_path: Path, c
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class LoginPage(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall per answer
+
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             body = b"<html><body>Please sign in</body></html>"
             self.send_response(200)
@@ -133,7 +140,7 @@ def test_an_html_login_page_is_named_as_not_the_kubernetes_api(tmp_path: Path, c
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), LoginPage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()  # shutdown() waits one poll
     try:
         path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=f"http://127.0.0.1:{server.server_port}", token="t"))
         code = main(["check", "--kubeconfig", str(path), "-o", "json", "--quiet", "--timeout", "10s"])
