@@ -125,10 +125,10 @@ def retry_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     not sit it out. The policy stays real (tenacity's stop and wait); only its ``sleep`` is taken."""
     import functools
 
-    from kube_client import _retry
+    import tenacity  # the policy imports it from there when a request must be retried
 
     asked: list[float] = []
-    monkeypatch.setattr(_retry, "Retrying", functools.partial(_retry.Retrying, sleep=asked.append))
+    monkeypatch.setattr(tenacity, "Retrying", functools.partial(tenacity.Retrying, sleep=asked.append))
     return asked
 
 
