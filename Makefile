@@ -32,7 +32,7 @@ test: $(BIN)/.installed controlplane
 	  exit $$code
 
 ## The unit tier (no control plane, no integration test such as a real pip install), on 2 workers
-## (pytest-xdist): under 10 s on 2 cores.
+## (pytest-xdist): about 8 s on 2 cores.
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not cluster and not integration" -n 2
 
