@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ._errors import ConfigError
+from ._headers import header_value, impersonation_headers
 from ._names import check_namespace
 from ._kubeconfig import ClusterEntry, ContextView, Credentials, Material, default_paths, load_kubeconfig, provider_token
 from ._pem import key_matches, load_certificates, load_private_key
@@ -145,6 +146,11 @@ def validate_inline(view: ContextView) -> None:
     for material in (creds.client_cert, creds.client_key, creds.token, cluster.ca):
         if material is not None and material.problem and material.path is None:
             raise ConfigError(material.problem, source=material.source)
+    # Headers that cannot be sent: refused here, before any connection is opened (the client
+    # would refuse them too, but only once the run's first connections were under way).
+    if creds.token is not None and creds.token.data is not None:
+        header_value(creds.token.data.decode(errors="replace").strip(), what="the token", source=creds.token.source)
+    impersonation_headers(creds.impersonate, source=f"users[{creds.user}]")
     if (creds.client_cert is None) != (creds.client_key is None):
         have, lack = ("client-key", "client-certificate") if creds.client_cert is None else ("client-certificate", "client-key")
         raise ConfigError(f"users[{creds.user}] has {have} but no {lack}", source=str(view.origin), fix=f"add {lack}-data")

@@ -107,14 +107,17 @@ def test_a_hostile_token_is_one_line_exit_2_and_never_printed(tmp_path: Path, ca
     """http.client's refusal of a CR/LF header quotes 'Bearer <token>'; it reached findings, the
     JSON report, and a traceback in sa-tokens status (issue 12)."""
     from sa_tokens._cli import main as sa_tokens_main
+    from tests.hostile_server import black_hole
 
-    path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=NOWHERE, token=token))
-    for run, argv in ((main, ["check", "--kubeconfig", str(path), "-o", "json", "--quiet"]),
-                      (sa_tokens_main, ["status", "-n", "ci", "--kubeconfig", str(path)])):
-        code = run(argv)
-        out, err = capsys.readouterr()
-        assert code == 2 and out == "" and err.count("\n") == 1, (argv[0], err)
-        assert "s3cr3t" not in err and "cannot be sent in an HTTP header" in err
+    with black_hole() as (address, log):
+        path = write_kubeconfig(tmp_path / "config", kubeconfig_doc(server=f"https://{address}", token=token))
+        for run, argv in ((main, ["check", "--kubeconfig", str(path), "-o", "json", "--quiet"]),
+                          (sa_tokens_main, ["status", "-n", "ci", "--kubeconfig", str(path)])):
+            code = run(argv)
+            out, err = capsys.readouterr()
+            assert code == 2 and out == "" and err.count("\n") == 1, (argv[0], err)
+            assert "s3cr3t" not in err and "cannot be sent in an HTTP header" in err
+    assert log.connections == 0  # refused as input, before any connection to the server
 
 
 def test_an_html_login_page_is_named_as_not_the_kubernetes_api(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
