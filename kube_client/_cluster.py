@@ -71,6 +71,8 @@ def parse_time(value: Any) -> datetime | None:
 
 @dataclass(frozen=True, kw_only=True)
 class ServerVersion:
+    """The API server's /version, and its clock when it answered."""
+
     git_version: str
     major: int
     minor: int
@@ -112,6 +114,8 @@ class Identity:
 
 @dataclass(frozen=True, kw_only=True)
 class LeaseState:
+    """A leader-election Lease: who holds it and when it was last renewed."""
+
     name: str
     holder: str
     renew_time: datetime | None

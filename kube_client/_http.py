@@ -75,6 +75,8 @@ USER_AGENT = "kube-preflight/0.1"
 
 @dataclass(frozen=True, kw_only=True)
 class Response:
+    """A decoded answer: status, headers and the parsed JSON body."""
+
     status: int
     headers: Mapping[str, str]
     data: Any = None
@@ -91,12 +93,16 @@ class Response:
 
 @dataclass(frozen=True)
 class _Lane:
+    """A connection pool and the slots that bound how many requests use it at once."""
+
     pool: urllib3.HTTPConnectionPool
     slots: threading.BoundedSemaphore
 
 
 @dataclass
 class Stats:
+    """What a client did on the wire, for the report's meta and the benchmarks."""
+
     requests: int = 0
     handshakes: int = 0  # completed TLS handshakes (connection attempts that failed do not count)
     connects: int = 0  # connection attempts, failed ones included (a tripped breaker makes none)

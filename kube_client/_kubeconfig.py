@@ -81,6 +81,8 @@ EXEC_EXTENSION = "client.authentication.k8s.io/exec"
 
 @dataclass(frozen=True)
 class _MapOf:
+    """A Go map in the type table: every value of the mapping has this type."""
+
     value: Any
 
 
@@ -228,6 +230,8 @@ class Credentials:
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterEntry:
+    """One ``clusters[]`` entry: where the API server is and how its certificate is verified."""
+
     name: str
     server: str
     ca: Material | None = None
@@ -255,6 +259,8 @@ class ContextView:
 
 @dataclass(frozen=True, kw_only=True)
 class _Entry:
+    """A named entry as read, and the file it came from (the first file that names it wins)."""
+
     body: Mapping[str, Any]
     origin: Path
 

@@ -28,6 +28,8 @@ class NeverAnswered(TimeoutError):
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkFailure:
+    """One row of the network failure table: which exceptions, the step they fail, and the words."""
+
     kinds: tuple[type[BaseException], ...]
     step: str  # api.reachable's evidence.step
     transient: bool  # worth a retry within the deadline

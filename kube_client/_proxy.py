@@ -32,6 +32,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 @dataclass(frozen=True, kw_only=True)
 class Proxy:
+    """The HTTPS proxy a request goes through, and where that choice came from."""
+
     host: str
     port: int
     source: str  # "proxy-url" (the kubeconfig's cluster) or the environment variable's name

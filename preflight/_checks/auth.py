@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,7 +12,6 @@ from kube_client._cluster import Identity
 from kube_client._errors import ForbiddenError, UnauthorizedError, UnreachableError
 from kube_client._kubeconfig import ContextView, decode_jwt_claims
 from kube_client._pem import load_certificates
-from kube_client._target import Target
 
 from .._engine.model import Finding, Outcome
 from .._engine.runner import FactError
@@ -19,6 +20,9 @@ from .._facts.manifests import DiscoveredKind
 from .._facts.permissions import role_yaml
 from .._facts.policy import Policy
 from .._facts.x509 import describe
+
+if TYPE_CHECKING:  # judges read a Target; resolving one (and its ssl) is the command's job
+    from kube_client._target import Target
 
 __all__ = ["auth_identity", "auth_permissions"]
 

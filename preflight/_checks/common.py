@@ -9,7 +9,14 @@ from kube_client._durations import format_age
 from .._engine.model import Outcome
 from .._engine.runner import FactError
 
-__all__ = ["WORST_FIRST", "ago", "fact_problem", "worst"]
+__all__ = ["RESTART_HOWTO", "WORST_FIRST", "ago", "fact_problem", "worst"]
+
+# How to really restart a static-pod control-plane component, which renewed certificates need
+# (the incident: deleting the mirror pods restarted nothing).
+RESTART_HOWTO = (
+    "move its manifest out of /etc/kubernetes/manifests and back after 20s, or 'crictl stop' its "
+    "container (deleting the mirror pod with kubectl does not restart a static pod)"
+)
 
 WORST_FIRST = [Outcome.FAIL, Outcome.ERROR, Outcome.WARN, Outcome.SKIP, Outcome.PASS]
 

@@ -19,9 +19,8 @@ from .._engine.model import Finding, Outcome
 from .._engine.runner import FactError
 from .._facts.cluster import ApiServiceState, CanaryResult
 from .._facts.manifests import ManifestKind
-from .._facts.pki import RESTART_HOWTO
 from .._facts.policy import Policy
-from .common import worst
+from .common import RESTART_HOWTO, worst
 
 __all__ = ["controlplane_apiservices", "controlplane_leases", "controlplane_token_controller"]
 

@@ -10,6 +10,8 @@ dates, serials and the claims that identify a ServiceAccount.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import shutil
 from collections.abc import Callable
@@ -20,13 +22,15 @@ from kube_client._durations import format_age
 from kube_client._errors import ConfigError
 from kube_client._kubeconfig import ContextView, Credentials, Material, decode_jwt_claims, file_mode_problem
 from kube_client._pem import key_matches, load_certificates, load_private_key
-from kube_client._target import Target
 
 from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
 from .._facts.policy import ExpiryPolicy, Policy
 from .._facts.x509 import describe, rfc3339
 from .auth import _view
+
+if TYPE_CHECKING:  # judges read a Target; resolving one (and its ssl) is the command's job
+    from kube_client._target import Target
 
 __all__ = ["judge_credentials", "judge_file", "judge_tls"]
 

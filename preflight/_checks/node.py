@@ -10,7 +10,7 @@ from kube_client._pem import load_certificates
 from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
 from .._facts.node import NodeFacts
-from .._facts.pki import RESTART_HOWTO
+from .common import RESTART_HOWTO
 from .._facts.x509 import describe, rfc3339
 
 __all__ = ["node_restarts", "node_served_certs"]

@@ -8,9 +8,10 @@ from datetime import datetime
 
 from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
-from .._facts.pki import RESTART_HOWTO, Kind, PkiEntry, PkiSpec, Root
+from .._facts.pki import Kind, PkiEntry, PkiSpec, Root
 from .._facts.policy import ExpiryPolicy
 from .._facts.x509 import rfc3339
+from .common import RESTART_HOWTO
 
 __all__ = ["judge_entry"]
 

@@ -4,10 +4,9 @@ kubeconfig: expiry, the chain to the kubeconfig's CA, and SANs that name the hos
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kube_client._pem import load_certificates
-from kube_client._target import Target
 
 from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
@@ -16,6 +15,9 @@ from .._facts.cluster import TlsProbe
 from .._facts.policy import Policy
 from .._facts.x509 import chains_to, describe, san_matches
 from .common import worst
+
+if TYPE_CHECKING:  # judges read a Target; resolving one (and its ssl) is the command's job
+    from kube_client._target import Target
 
 __all__ = ["tls_serving_cert"]
 

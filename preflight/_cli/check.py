@@ -44,6 +44,8 @@ __all__ = ["API_REACHABLE", "CheckRequest", "check_table", "node_checks", "run_c
 
 @dataclass(frozen=True, kw_only=True)
 class CheckRequest:
+    """One ``preflight check`` run, as the flags asked for it."""
+
     target: Target
     timeout: float
     expiry: ExpiryPolicy

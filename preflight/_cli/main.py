@@ -31,6 +31,8 @@ _OUTPUTS = ("table", "json")
 
 @dataclass(frozen=True, kw_only=True)
 class OutputOptions:
+    """How and where the report goes: the stdout format, the JUnit and Markdown files, --strict."""
+
     output: str
     junit: Path | None
     markdown: Path | None
@@ -189,9 +191,11 @@ def kubeconfig(
 
 
 def _kubeadm_dir(value: Path | None) -> Path | None:
+    if value is None:  # the usual case: not node mode, and none of the PKI reader's imports
+        return None
     from .._collect.pki import kubeadm_dir
 
-    return kubeadm_dir(Path(value)) if value is not None else None
+    return kubeadm_dir(Path(value))
 
 
 def _service_account(value: str | None) -> tuple[str, str] | None:

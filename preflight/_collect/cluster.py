@@ -74,6 +74,8 @@ EnsureToken = Callable[[KubeClient, str, str, float], object]
 
 @dataclass(frozen=True, kw_only=True)
 class CheckOptions:
+    """What one run asks of the collectors beyond the target."""
+
     permissions: tuple[Permission, ...] = ()
     service_account: tuple[str, str] | None = None
     release: str = ""

@@ -84,6 +84,8 @@ class Permission:
 
 @dataclass(frozen=True, kw_only=True)
 class AccessResult:
+    """The server's answer to one access review: allowed or not, and why."""
+
     permission: Permission
     allowed: bool
     reason: str = ""
@@ -91,6 +93,8 @@ class AccessResult:
 
 @dataclass(frozen=True, kw_only=True)
 class ApiServiceState:
+    """One APIService and its Available condition."""
+
     name: str
     group: str
     version: str
@@ -167,6 +171,8 @@ class Bindings:
 
 @dataclass(frozen=True, kw_only=True)
 class HelmRevision:
+    """One revision of a Helm release as its storage record says."""
+
     version: int
     status: str
     modified: datetime | None
@@ -174,6 +180,8 @@ class HelmRevision:
 
 @dataclass(frozen=True, kw_only=True)
 class HelmRelease:
+    """Every stored revision of one Helm release."""
+
     name: str
     namespace: str
     revisions: tuple[HelmRevision, ...]
@@ -199,6 +207,8 @@ class CanaryResult:
 
 @dataclass(frozen=True, kw_only=True)
 class TlsProbe:
+    """What one raw TLS handshake with the API server found: timings and the presented chain (DER)."""
+
     host: str
     port: int
     address: str

@@ -105,6 +105,8 @@ class ReleaseResource:
 
 @dataclass(frozen=True, kw_only=True)
 class ReleaseRecord:
+    """One revision's storage record, decoded: status and the resources it deploys, in order."""
+
     name: str
     namespace: str
     revision: int

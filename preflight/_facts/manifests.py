@@ -31,6 +31,8 @@ _VERBS = ("get", "create", "patch", "delete")
 
 @dataclass(frozen=True, kw_only=True)
 class ManifestKind:
+    """The kind of one object a deploy sends, and the namespace it goes to."""
+
     api_version: str  # "apps/v1", "v1"
     kind: str
     namespace: str = ""  # set explicitly in the manifest, else the deploy's namespace
@@ -42,6 +44,8 @@ class ManifestKind:
 
 @dataclass(frozen=True, kw_only=True)
 class DiscoveredKind:
+    """A manifest kind as the server serves it: its resource name and scope."""
+
     kind: ManifestKind
     resource: str = ""  # "" when the server does not serve this kind
     namespaced: bool = True

@@ -37,6 +37,8 @@ class Root(enum.Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class PkiSpec:
+    """One row of kubeadm's certificate table: where it lives, who signs it, who loads it."""
+
     name: str  # kubeadm's name; the finding id is pki.<name>
     path: str  # relative to its root
     kind: Kind
@@ -149,12 +151,6 @@ class PkiEntry:
 
 
 # -- judging ------------------------------------------------------------------------------
-
-RESTART_HOWTO = (
-    "move its manifest out of /etc/kubernetes/manifests and back after 20s, or 'crictl stop' its "
-    "container (deleting the mirror pod with kubectl does not restart a static pod)"
-)
-
 
 def iter_specs_using(component: str) -> Iterator[PkiSpec]:
     """The rows a component loads at start: what it must be restarted to pick up."""

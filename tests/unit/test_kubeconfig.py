@@ -205,3 +205,12 @@ def test_world_readable_kubeconfig_is_flagged(tmp_path: Path) -> None:
 def test_jwt_decoding_never_raises(token: str) -> None:
     claims = decode_jwt_claims(token)
     assert claims is None or isinstance(claims, dict)
+
+
+def test_a_client_key_of_another_certificate_is_named_before_any_request(tmp_path: Path) -> None:
+    ca = make_ca()
+    doc = kubeconfig_doc(ca=ca, client=make_leaf(ca, "x"))
+    doc["users"][0]["user"]["client-key-data"] = b64(make_leaf(ca, "y").key_pem)  # type: ignore[index]
+    with pytest.raises(ConfigError, match=r"client-key-data: the client key does not match the client certificate"):
+        validate_inline(load_one(write_kubeconfig(tmp_path / "k", doc)))
+

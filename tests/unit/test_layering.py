@@ -226,3 +226,13 @@ def test_each_rows_needs_and_tolerates_are_its_judges_signature(check_id: str, c
     except NameError:  # an annotation imported only for type checking: read it as written
         hints = {p.name: str(p.annotation) for p in params}
     assert {p.name for p in facts if "FactError" in hints[p.name]} == set(check.tolerates), check_id
+
+
+def test_a_check_outside_node_mode_loads_no_pki_reader() -> None:
+    """``--node`` is the only reason a check reads a kubeadm folder; without it, the PKI reader
+    (and the certificate table it brings) stays unloaded. It had cost every check ~5 ms."""
+    probe = ("import sys\nfrom preflight._cli.main import _kubeadm_dir\n"
+             "assert _kubeadm_dir(None) is None\nprint(sorted(m for m in ('preflight._collect.pki', 'preflight._facts.pki') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
