@@ -145,6 +145,7 @@ def main() -> int:
     step(1, "Building the control plane and the kubelet from upstream Go modules (cached after the first time) and starting them")
     started = time.monotonic()
     bin_dir = build_binaries()
+    own_workdir = args.workdir is None  # a temp folder of ours goes at the end (it holds the cluster's keys)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="preflight-demo-"))
     cp = ControlPlane(workdir, bin_dir)
     if not with_node:
@@ -210,6 +211,8 @@ def main() -> int:
     finally:
         if args.keep:
             print(f"control plane left running; stop it with: python -m tests.controlplane down --workdir {workdir}")
+        elif own_workdir:
+            cp.remove()
         else:
             cp.down()
 

@@ -17,6 +17,7 @@ import http.client
 import json
 import logging
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -333,6 +334,17 @@ class ControlPlane:
         if remaining:
             raise HarnessError("processes still running after down: " + ", ".join(
                 f"{p.pid} ({Path(p.argv[0]).name})" for p in remaining))
+
+    def remove(self) -> None:
+        """``down``, then delete the workdir: it holds the cluster's CA keys and admin
+        credentials. For a workdir the caller made for this cluster alone (the demo's temp
+        folder; pytest cleans its own). Refused while anything is still mounted under it:
+        deleting through a live bind mount would delete what the mount shows."""
+        self.down()
+        mounted = real_node.mounts_under(self.workdir)
+        if mounted:
+            raise HarnessError(f"{self.workdir} kept: still mounted under it: {', '.join(mounted)}")
+        shutil.rmtree(self.workdir)
 
     def _leftovers(self) -> list[procs.ProcInfo]:
         def ours(info: procs.ProcInfo) -> bool:

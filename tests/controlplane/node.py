@@ -417,9 +417,14 @@ def _kill_containers(cp: ControlPlane) -> None:
     cp.wait_for(empty, 30, "the containers' processes to exit", interval=0.2)
 
 
-def _unmount_under(folder: Path) -> None:
+def mounts_under(folder: Path) -> list[str]:
+    """Mount points at or below ``folder``, deepest first."""
     prefix = f"{folder}/"
-    for mount in sorted({m for m in _mounts() if m.startswith(prefix) or m == str(folder)}, key=len, reverse=True):
+    return sorted({m for m in _mounts() if m.startswith(prefix) or m == str(folder)}, key=len, reverse=True)
+
+
+def _unmount_under(folder: Path) -> None:
+    for mount in mounts_under(folder):
         if subprocess.run(["umount", mount], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", mount], capture_output=True)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -346,3 +347,27 @@ def test_down_leaves_no_process_behind(incident):
     incident.down()
     assert processes_mentioning(f"{incident.workdir}/") == []
     assert all(pid is None for pid in incident.status().values())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a bind mount needs root")
+def test_remove_deletes_a_stopped_workdir_but_never_through_a_mount(tmp_path):
+    from tests.controlplane import ControlPlane, HarnessError
+    from tests.controlplane.state import State
+
+    workdir, host = tmp_path / "work", tmp_path / "host"
+    (workdir / "pki").mkdir(parents=True)
+    (workdir / "pki" / "ca.key").write_text("the cluster's CA key")
+    State(bin_dir=str(tmp_path), version="v0", ports={}).save(workdir)  # a cluster that is down
+    host.mkdir()
+    (host / "file").write_text("not the harness's")
+    mount = workdir / "node" / "pods"
+    mount.mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(host), str(mount)], check=True)
+    try:
+        with pytest.raises(HarnessError, match=f"kept: still mounted under it: {mount}"):
+            ControlPlane(workdir).remove()
+        assert (host / "file").read_text() == "not the harness's" and (workdir / "pki" / "ca.key").exists()
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+    ControlPlane(workdir).remove()
+    assert not workdir.exists() and (host / "file").exists()

@@ -1,6 +1,7 @@
 package io.kubepreflight
 
 import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.io.TempDir
 
 import java.util.concurrent.TimeUnit
 
@@ -44,9 +45,10 @@ class ShellTest {
     }
 
     @Test
-    void the_capture_script_keeps_the_commands_status_under_sh_minus_e() {
+    void the_capture_script_keeps_the_commands_status_under_sh_minus_e(@TempDir File base) {
         for (int status : [0, 1, 2, 7]) {
-            File dir = File.createTempDir()
+            File dir = new File(base, "exit-${status}")
+            assertTrue(dir.mkdir())
             new File(dir, 'old.xml').text = 'stale'
             String script = Shell.captureScript(['sh', '-c', "echo out; echo err >&2; exit ${status}"], 'o.txt', 'e.txt', ['old.xml'])
             Process p = new ProcessBuilder('/bin/sh', '-xe', '-c', script).directory(dir).start()
