@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import platform
+import queue
 import re
 import shutil
 import signal
@@ -353,16 +354,20 @@ def is_discovery(path: str) -> bool:
 
 # -- counting TLS handshakes ------------------------------------------------------------------
 
-class ConnectionCounter:
-    """A plain TCP relay on 127.0.0.1 to the API server that counts accepted connections.
+class Relay:
+    """A plain TCP relay on 127.0.0.1 to the API server: it counts accepted connections and
+    can hold every chunk back ``delay`` seconds in each direction, as a distant API server would
+    (``delay`` = half the round trip).
 
     It does not terminate TLS: every client connection is one TLS handshake with the real
     API server (its certificate has IP SAN 127.0.0.1, so a kubeconfig pointing at the relay's
-    port still verifies). Used only in separate, untimed runs.
+    port still verifies). The relay's own threads run in the benchmark's process, on the same
+    cores as the sides it times.
     """
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int], *, delay: float = 0.0) -> None:
         self.upstream = upstream
+        self.delay = delay
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port = self._listener.getsockname()[1]
@@ -371,7 +376,7 @@ class ConnectionCounter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, name="relay", daemon=True)
 
-    def __enter__(self) -> ConnectionCounter:
+    def __enter__(self) -> Relay:
         self._thread.start()
         return self
 
@@ -404,25 +409,41 @@ class ConnectionCounter:
         except OSError:
             client.close()
             return
-        client.settimeout(None)
-        upstream.settimeout(None)
+        for sock in (client, upstream):
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the delay is ours alone, not Nagle's
+        back = threading.Thread(target=self._pump, args=(upstream, client), daemon=True)
+        back.start()
+        self._pump(client, upstream)
+        back.join(30)
+        client.close()
+        upstream.close()
 
-        def pump(src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        """Copy src to dst; with a delay, each chunk leaves ``delay`` after it arrived, in order."""
+        chunks: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
+
+        def send() -> None:
             try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
+                while (chunk := chunks.get())[1]:
+                    time.sleep(max(0.0, chunk[0] - time.monotonic()))
+                    dst.sendall(chunk[1])
             except OSError:
                 pass
             finally:
                 with contextlib.suppress(OSError):
                     dst.shutdown(socket.SHUT_WR)
 
-        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
-        back.start()
-        pump(client, upstream)
-        back.join(30)
-        client.close()
-        upstream.close()
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        try:
+            while data := src.recv(65536):
+                chunks.put((time.monotonic() + self.delay, data))
+        except OSError:
+            pass
+        finally:
+            chunks.put((0.0, b""))  # end of stream, after what is still queued
+            sender.join(30)
 
 
 def count_by(items: Sequence[Any]) -> dict[Any, int]:

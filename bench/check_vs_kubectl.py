@@ -170,7 +170,7 @@ def count_requests(cp: Any, work: Path, namespace: str) -> dict[str, Any]:
             "repeated": dup,
         }
     # TLS handshakes: every connection through the relay is one handshake with the API server.
-    with c.ConnectionCounter(("127.0.0.1", cp.apiserver_port)) as relay:
+    with c.Relay(("127.0.0.1", cp.apiserver_port)) as relay:
         relayed = c.kubeconfig_copy(cp.admin_kubeconfig, work / "relay.conf", server=f"https://127.0.0.1:{relay.port}")
         cache = Path(tempfile.mkdtemp(prefix="kubectl-cache-relay-", dir=work))
         seq = manual_sequence(cp, kubeconfig=relayed, cache_dir=cache, namespace=namespace, tls_port=relay.port)
