@@ -54,8 +54,8 @@ from .._facts.cluster import (
     Permission,
     ServiceAccountFacts,
     TlsProbe,
+    revisions_of,
 )
-from .._facts.helm import revisions_of
 from .._facts.manifests import DiscoveredKind, ManifestKind, kinds_of, permissions_for
 from .._facts.permissions import allowed_by_rules
 from .canary import Cleanups, run_token_canary

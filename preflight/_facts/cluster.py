@@ -8,9 +8,9 @@ plain dicts (``KubeObject``): a model class per kind would cost import time for 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from kube_client._cluster import (
@@ -42,6 +42,7 @@ __all__ = [
     "ServiceAccountFacts",
     "TlsProbe",
     "parse_time",
+    "revisions_of",
     "token_filled",
 ]
 
@@ -191,6 +192,20 @@ class HelmRelease:
     @property
     def latest(self) -> HelmRevision | None:
         return max(self.revisions, key=lambda r: r.version, default=None)
+
+
+def revisions_of(items: Iterable[Mapping[str, Any]]) -> tuple[HelmRevision, ...]:
+    """Revision numbers, statuses and modification times, from the storage labels alone."""
+    out = []
+    for item in items:
+        labels = (item.get("metadata") or {}).get("labels") or {}
+        stamp = labels.get("modifiedAt") or labels.get("createdAt")
+        try:
+            modified = datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+            out.append(HelmRevision(version=int(labels.get("version", 0)), status=str(labels.get("status", "unknown")), modified=modified))
+        except (TypeError, ValueError):
+            continue
+    return tuple(out)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,17 +22,16 @@ import binascii
 import gzip
 import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from kube_client._errors import ConfigError
 
-from .cluster import HelmRevision
 from .manifests import load_objects
 
-__all__ = ["ReleaseRecord", "ReleaseResource", "decode_release", "read_record", "revisions_of"]
+__all__ = ["ReleaseRecord", "ReleaseResource", "decode_release", "read_record"]
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 
@@ -42,20 +41,6 @@ _OPERATION_HOOKS = {
     "upgrade": ("pre-upgrade", "post-upgrade"),
     "rollback": ("pre-rollback", "post-rollback"),
 }
-
-
-def revisions_of(items: Iterable[Mapping[str, Any]]) -> tuple[HelmRevision, ...]:
-    """Revision numbers, statuses and modification times, from the storage labels alone."""
-    out = []
-    for item in items:
-        labels = (item.get("metadata") or {}).get("labels") or {}
-        stamp = labels.get("modifiedAt") or labels.get("createdAt")
-        try:
-            modified = datetime.fromtimestamp(int(stamp), UTC) if stamp else None
-            out.append(HelmRevision(version=int(labels.get("version", 0)), status=str(labels.get("status", "unknown")), modified=modified))
-        except (TypeError, ValueError):
-            continue
-    return tuple(out)
 
 
 def decode_release(item: Mapping[str, Any], *, driver: str = "secrets") -> dict[str, Any]:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from kube_client._errors import ConfigError
-from preflight._facts.helm import decode_release, read_record, revisions_of
+from preflight._facts.cluster import revisions_of
+from preflight._facts.helm import decode_release, read_record
 from tests.unit.explain_recordings import recording
 
 JOB = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: %s}\nspec: {template: {spec: {containers: []}}}\n"

@@ -228,11 +228,13 @@ def test_each_rows_needs_and_tolerates_are_its_judges_signature(check_id: str, c
     assert {p.name for p in facts if "FactError" in hints[p.name]} == set(check.tolerates), check_id
 
 
-def test_a_check_outside_node_mode_loads_no_pki_reader() -> None:
-    """``--node`` is the only reason a check reads a kubeadm folder; without it, the PKI reader
-    (and the certificate table it brings) stays unloaded. It had cost every check ~5 ms."""
-    probe = ("import sys\nfrom preflight._cli.main import _kubeadm_dir\n"
-             "assert _kubeadm_dir(None) is None\nprint(sorted(m for m in ('preflight._collect.pki', 'preflight._facts.pki') if m in sys.modules))\n")
+def test_a_plain_check_loads_no_pki_reader_and_no_helm_storage_decoder() -> None:
+    """``--node`` is the only reason a check reads a kubeadm folder, and ``--release`` the only
+    reason it decodes Helm's storage: without them, those modules (the certificate table, gzip)
+    stay unloaded. The PKI reader had cost every check about 5 ms, for an absent --node."""
+    unwanted = ("preflight._collect.pki", "preflight._facts.pki", "preflight._facts.helm")
+    probe = ("import sys\nimport preflight._cli.check\nfrom preflight._cli.main import _kubeadm_dir\n"
+             f"assert _kubeadm_dir(None) is None\nprint(sorted(m for m in {unwanted!r} if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
