@@ -58,7 +58,7 @@ from ._retry import Breaker, with_retries
 from ._urls import split_url
 from ._target import Target
 
-__all__ = ["KubeClient", "Response", "exec_info", "header_value", "impersonation_headers", "ssl_context_for", "translate_network_error"]
+__all__ = ["KubeClient", "Response", "exec_info", "ssl_context_for", "translate_network_error"]
 
 # urllib3 warns on stderr for every request to an insecure-skip-tls-verify cluster, in the middle
 # of a report; kubectl is silent, and the kubeconfig.tls check already reports it once.

@@ -17,7 +17,8 @@ import pytest
 
 from kube_client._deadline import Deadline
 from kube_client._errors import ConfigError, ForbiddenError, UnauthorizedError
-from kube_client._http import KubeClient, _run_exec_plugin, exec_info, impersonation_headers
+from kube_client._headers import impersonation_headers
+from kube_client._http import KubeClient, _run_exec_plugin, exec_info
 from kube_client._kubeconfig import AuthProvider, ExecSpec, default_paths, load_kubeconfig, provider_token
 from kube_client._target import resolve_target
 from preflight._checks.auth import auth_identity
