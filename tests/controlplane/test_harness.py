@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.controlplane import pki
+from tests.controlplane import HarnessError, pki
 from tests.controlplane.procs import processes_mentioning
 
 pytestmark = pytest.mark.cluster
@@ -351,7 +351,7 @@ def test_down_leaves_no_process_behind(incident):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a bind mount needs root")
 def test_remove_deletes_a_stopped_workdir_but_never_through_a_mount(tmp_path):
-    from tests.controlplane import ControlPlane, HarnessError
+    from tests.controlplane import ControlPlane
     from tests.controlplane.state import State
 
     workdir, host = tmp_path / "work", tmp_path / "host"
@@ -371,3 +371,23 @@ def test_remove_deletes_a_stopped_workdir_but_never_through_a_mount(tmp_path):
         subprocess.run(["umount", str(mount)], check=True)
     ControlPlane(workdir).remove()
     assert not workdir.exists() and (host / "file").exists()
+
+
+@pytest.mark.parametrize(("unclear", "reason"), [
+    (HarnessError("state.json has no kube-scheduler"), "state.json has no kube-scheduler"),
+    (KeyError("kube-apiserver"), "KeyError: 'kube-apiserver'"),
+])
+def test_restore_falls_back_to_the_full_repair_and_says_why(tmp_path, monkeypatch, unclear, reason):
+    # What restore cannot judge is the full repair's to fix; its result names the fallback.
+    from tests.controlplane import ControlPlane
+
+    cp = ControlPlane(tmp_path)
+    repaired: list[float] = []
+
+    def judge_nothing(deadline: float) -> list[str]:
+        raise unclear
+
+    monkeypatch.setattr(cp, "_restore_once", judge_nothing)
+    monkeypatch.setattr(cp, "repair", lambda timeout: repaired.append(timeout))
+    assert cp.restore(timeout=42) == [f"full repair ({reason})"]
+    assert repaired == [42]
