@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kube_client._cluster import Identity
 from kube_client._errors import ForbiddenError, UnauthorizedError, UnreachableError

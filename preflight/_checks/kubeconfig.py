@@ -10,13 +10,12 @@ dates, serials and the claims that identify a ServiceAccount.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import os
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kube_client._durations import format_age
 from kube_client._errors import ConfigError

@@ -10,8 +10,8 @@ from kube_client._pem import load_certificates
 from .._engine.expiry import expiring
 from .._engine.model import Finding, Outcome
 from .._facts.node import NodeFacts
-from .common import RESTART_HOWTO
 from .._facts.x509 import describe, rfc3339
+from .common import RESTART_HOWTO
 
 __all__ = ["node_restarts", "node_served_certs"]
 
