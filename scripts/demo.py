@@ -145,7 +145,8 @@ def main() -> int:
     step(1, "Building the control plane and the kubelet from upstream Go modules (cached after the first time) and starting them")
     started = time.monotonic()
     bin_dir = build_binaries()
-    own_workdir = args.workdir is None  # a temp folder of ours goes at the end (it holds the cluster's keys)
+    own_workdir = args.workdir is None  # a temp folder of ours goes after a demo that succeeded (it holds the cluster's keys)
+    succeeded = False
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="preflight-demo-"))
     cp = ControlPlane(workdir, bin_dir)
     if not with_node:
@@ -207,14 +208,17 @@ def main() -> int:
         expect(code == 0, "sa-tokens ensure should succeed on the repaired cluster")
         run(str(bin_dir / "kubectl"), "--kubeconfig", str(out), "auth", "whoami")
         print(f"\ndemo: done in {time.monotonic() - started:.0f}s")
+        succeeded = True
         return 0
     finally:
         if args.keep:
             print(f"control plane left running; stop it with: python -m tests.controlplane down --workdir {workdir}")
-        elif own_workdir:
+        elif own_workdir and succeeded:
             cp.remove()
         else:
             cp.down()
+            if own_workdir:  # a failed demo's component logs are worth keeping (the folder is 0700)
+                print(f"demo: its files are kept in {workdir} (logs/); remove the folder when done")
 
 
 if __name__ == "__main__":
