@@ -59,9 +59,8 @@ from .._facts.cluster import (
 from .._facts.manifests import DiscoveredKind, ManifestKind, kinds_of, permissions_for
 from .._facts.permissions import allowed_by_rules
 from .canary import Cleanups, run_token_canary
-from .reads import read_catalog, served_kinds
 from .probe import probe_tls
-from .reads import list_release_records
+from .reads import list_release_records, read_catalog, served_kinds
 
 if TYPE_CHECKING:  # chart is imported when --chart is used
     from .chart import ApiCatalog, ChartSource
