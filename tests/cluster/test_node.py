@@ -105,6 +105,41 @@ def test_the_node_is_ready_and_runs_a_pod_from_an_imported_image(node_cp: Contro
     assert node_cp.kubectl("exec", "-n", ns, "hello", "--", "cat", "/etc/passwd").stdout.startswith("root:")
 
 
+def test_a_running_pod_keeps_reaching_the_api_while_other_pods_go_away(node_cp: ControlPlane, ns: str) -> None:
+    """The node's bridge keeps one MAC. Without one of its own it took the lowest MAC among its
+    pods' veths, so when that pod went away a running pod's cached neighbour entry for the
+    gateway pointed nowhere until it expired: CI once saw a hook pod's check get no answer from
+    10.96.0.1:443 for 30 s while another pod's sandbox was torn down."""
+    def run(name: str, *labels: str) -> None:
+        node_cp.kubectl("run", name, "-n", ns, f"--image={real_node.images.BUSYBOX}", "--image-pull-policy=Never",
+                        "--restart=Never", *labels, "--", "-c", "sleep 3600")
+
+    def reaches_the_api() -> bool:  # a TCP connect to the `kubernetes` Service through the gateway
+        argv = ("exec", "-n", ns, "steady", "--", "nc", "-w", "3", real_node.SERVICE_IP, "443", "-e", "true")
+        return node_cp.kubectl(*argv, check=False).returncode == 0
+
+    def gateway_mac_seen_by_the_pod() -> str:
+        arp = node_cp.kubectl("exec", "-n", ns, "steady", "--", "cat", "/proc/net/arp").stdout.splitlines()[1:]
+        return next(line.split()[3] for line in arp if line.split()[0] == real_node.NODE_IP)
+
+    bridge_mac = Path(f"/sys/class/net/{real_node.BRIDGE}/address")
+    # Pods whose veths are on the bridge when `steady` first talks to the gateway, so that
+    # without a MAC of its own the bridge would likely be wearing one of theirs then.
+    for i in range(4):
+        run(f"passer-{i}", "--labels=role=passer")
+    node_cp.kubectl("wait", "-n", ns, "--for=condition=Ready", "pod", "-l", "role=passer", "--timeout=60s")
+    run("steady")
+    node_cp.kubectl("wait", "-n", ns, "--for=condition=Ready", "pod/steady", "--timeout=60s")
+    assert reaches_the_api()
+    mac_then = bridge_mac.read_text().strip()
+    assert gateway_mac_seen_by_the_pod() == mac_then
+    # the kubelet tears a pod's sandbox (and its veth) down before the pod object goes
+    node_cp.kubectl("delete", "pod", "-n", ns, "-l", "role=passer", "--grace-period=1", "--wait=true", "--timeout=60s")
+    assert reaches_the_api()  # within the neighbour entry's life: the cached MAC is still right
+    assert bridge_mac.read_text().strip() == mac_then
+    assert gateway_mac_seen_by_the_pod() == mac_then
+
+
 def test_a_second_node_on_the_same_machine_is_refused(node_cp: ControlPlane, tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "tests.controlplane", "up", "--node", "--workdir", str(tmp_path / "cp2")],
                             cwd=REPO, capture_output=True, text=True, timeout=120)

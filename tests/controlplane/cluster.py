@@ -422,7 +422,7 @@ class ControlPlane:
         def exit_code() -> int | None:
             """The exit code if it ended, else None. For a child of this process Popen.poll()
             is authoritative; /proc matching (pid, start time, argv) is the fallback for
-            processes another harness process started (seen misjudging a live apiserver)."""
+            processes another harness process started."""
             proc = self._load().processes.get(name)
             child = self._children.get(proc.pid) if proc and proc.pid else None
             if child is not None:

@@ -61,6 +61,7 @@ POD_SUBNET = "10.244.77.0/24"
 # KUBERNETES_SERVICE_HOST. No kube-proxy here: the bridge holds this address and a relay on it
 # carries the bytes to kube-apiserver on 127.0.0.1 (service_relay.py).
 SERVICE_IP = "10.96.0.1"
+BRIDGE_MAC = "02:6b:70:66:00:01"  # locally administered (the 02 bit): no vendor owns it
 RELAY = "service-relay"
 KUBELET_PORT = 20250
 KUBELET_HEALTHZ_PORT = 20248
@@ -272,7 +273,11 @@ def _write_configs(cp: ControlPlane) -> None:
 
 
 def _make_bridge() -> None:
-    for argv in (["ip", "link", "add", BRIDGE, "type", "bridge"], ["ip", "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE],
+    # A MAC of our own: a bridge created without one takes the lowest MAC among its ports, so it
+    # changed whenever the pod holding that veth went away, and a running pod's cached neighbour
+    # entry for NODE_IP/SERVICE_IP then pointed nowhere until it expired (~30 s of silence: a hook
+    # pod's check said "no answer from 10.96.0.1:443"). The kernel keeps a MAC that was set.
+    for argv in (["ip", "link", "add", BRIDGE, "address", BRIDGE_MAC, "type", "bridge"], ["ip", "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE],
                  ["ip", "addr", "add", f"{SERVICE_IP}/32", "dev", BRIDGE], ["ip", "link", "set", BRIDGE, "up"]):
         result = subprocess.run(argv, capture_output=True, text=True)
         if result.returncode != 0:

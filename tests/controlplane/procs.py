@@ -109,8 +109,22 @@ def spawn(argv: list[str], log_path: Path, *, cwd: Path, env: dict[str, str] | N
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=cwd, env=env, start_new_session=True, close_fds=True,
         )
-    info = proc_info(proc.pid)
-    return proc, (info.starttime if info else 0)
+    return proc, _exec_finished(proc.pid, argv)
+
+
+def _exec_finished(pid: int, argv: list[str], timeout: float = 5.0) -> int:
+    """The start time of `pid` once /proc shows it running `argv`. Popen returns when exec
+    closes its error pipe, but the kernel fills in the new command line a moment later: read
+    too early, /proc/<pid>/cmdline is empty, and `is_ours` took a process just started for
+    one that had exited (seen once in 300 spawns; it failed `up --node` with "containerd
+    exited during startup" and an empty log)."""
+    wanted = tuple(a for a in argv if a)
+    deadline = time.monotonic() + timeout
+    while True:
+        info = proc_info(pid)
+        if info is None or info.exited or info.argv == wanted or time.monotonic() > deadline:
+            return info.starttime if info else 0
+        time.sleep(0.001)
 
 
 def signal_ours(pid: int, starttime: int | None, marker: str, sig: int) -> bool:
