@@ -182,14 +182,14 @@ def other_control_planes(exclude: str | None = None) -> list[int]:
 
 
 def code_facts() -> dict[str, Any]:
-    """Which code was measured: HEAD and whether preflight/ or sa_tokens/ had local changes."""
+    """Which code was measured: HEAD and whether the packages or scripts/ had local changes."""
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=10).stdout
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    dirty = git("status", "--porcelain", "--", "preflight", "sa_tokens")  # "XY path" lines
+    dirty = git("status", "--porcelain", "--", "kube_client", "preflight", "sa_tokens", "scripts")  # "XY path" lines
     return {"commit": git("rev-parse", "--short", "HEAD").strip() or "?",
             "uncommitted_changes": [line[3:] for line in dirty.splitlines() if line.strip()],
             "bytecode_in_tree": (REPO / "preflight" / "__pycache__").is_dir()}
