@@ -215,7 +215,7 @@ def build_rootfs(repo: Path, root: Path, deb_cache: Path) -> None:
 def _bytecode(root: Path) -> None:
     """Compile every module of the image (Debian's stdlib, the packages, ours) now. Debian's
     packages ship no .pyc (their postinst writes them) and the image's user cannot write
-    __pycache__, so without this every run compiled the ~280 modules a check imports from
+    __pycache__, so without this every run compiled the ~300 modules a check imports from
     source: 0.9 s of CPU per check instead of 0.25 s (bench/README). unchecked-hash: the file
     holds no source mtime (reproducible) and import does not re-read the source to check it,
     which an image whose files never change does not need. Paths are recorded as the image

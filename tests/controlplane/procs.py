@@ -114,10 +114,10 @@ def spawn(argv: list[str], log_path: Path, *, cwd: Path, env: dict[str, str] | N
 
 def _exec_finished(pid: int, argv: list[str], timeout: float = 5.0) -> int:
     """The start time of `pid` once /proc shows it running `argv`. Popen returns when exec
-    closes its error pipe, but the kernel fills in the new command line a moment later: read
-    too early, /proc/<pid>/cmdline is empty, and `is_ours` took a process just started for
-    one that had exited (seen once in 300 spawns; it failed `up --node` with "containerd
-    exited during startup" and an empty log)."""
+    closes its error pipe, but the kernel sets up the new command line a moment later: read
+    too early, /proc/<pid>/cmdline is still empty, and `is_ours` took a process just started
+    for one that had exited (6 spawns in 4,000 here; it failed `up --node` once with
+    "containerd exited during startup" and an empty log)."""
     wanted = tuple(a for a in argv if a)
     deadline = time.monotonic() + timeout
     while True:

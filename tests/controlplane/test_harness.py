@@ -350,12 +350,15 @@ def test_down_leaves_no_process_behind(incident):
 
 
 def test_a_process_is_ours_as_soon_as_spawn_returns(tmp_path):
-    """The kernel fills in a new command line just after exec closes Popen's error pipe; read
-    in that window, is_ours took a live process for one that had exited. This lost the race in
-    about 1 spawn of 220 before spawn waited for it, so 300 spawns catch it ~3 times in 4."""
+    """The kernel sets up a new command line just after exec closes Popen's error pipe; read in
+    that window (/proc/<pid>/cmdline still empty), is_ours took a live process for one that had
+    exited. That happened in about 1 spawn of 700 before spawn waited for it, so 1,000 spawns
+    catch it about 3 times in 4. The child must outlive the check: a long sleep in Python (a
+    `sleep` given the marker as an argument refuses it and exits)."""
     marker = str(tmp_path)
-    for _ in range(300):
-        child, starttime = procs.spawn(["sleep", "60", marker], tmp_path / "sleep.log", cwd=tmp_path)
+    for _ in range(1000):
+        child, starttime = procs.spawn([sys.executable, "-c", "import time; time.sleep(60)", marker], tmp_path / "child.log",
+                                       cwd=tmp_path)
         try:
             assert procs.is_ours(child.pid, starttime, marker)
         finally:
