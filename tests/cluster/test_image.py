@@ -83,6 +83,12 @@ def test_the_image_runs_preflight_as_non_root(tmp_path: Path) -> None:
     assert imports.returncode == 0, imports.stderr
     loaded, without = imports.stdout.split("\n")[:2]
     assert int(loaded) > 250 and without == ""
+    # checked-hash bytecode: an image built on this one with a module changed runs the change
+    init = root / "usr" / "local" / "lib" / "python3.11" / "dist-packages" / "preflight" / "__init__.py"
+    init.write_text(init.read_text().replace('__version__ = "0.1.0"', '__version__ = "0.1.0+patched"'))
+    ran = subprocess.run([CHROOT, "--userspec=65532:65532", str(root), "/usr/local/bin/preflight", "--version"],
+                         capture_output=True, text=True, env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
+    assert ran.stdout.strip() == "preflight 0.1.0+patched", ran.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")

@@ -54,6 +54,7 @@ def ensure_image() -> tuple[Path, str]:
     if tarball.exists() and digest_file.exists():
         return tarball, digest_file.read_text().strip()
     folder.mkdir(parents=True, exist_ok=True)
+    log.info("building %s from this tree (scripts/image.py: Debian packages, wheels, bytecode; about 20 s) ...", REF)
     t0 = time.monotonic()
     try:
         digest = builder.build(REPO, tarball, REF, cache_root() / "debs")
