@@ -303,6 +303,23 @@ def timed(argv: Sequence[str], *, input: str | None = None, timeout: float = 300
     return time.perf_counter() - t0, result
 
 
+def rotate_sides(sides: Sequence[str], argv: dict[str, tuple[list[str], dict[str, str]]], *, warmup: int,
+                 runs: int) -> list[dict[str, Any]]:
+    """Run each side's (command, env) warmup + runs times, the sides rotating each iteration
+    (so no side always runs first, after the same neighbour); one row per run. A side that
+    fails ends the benchmark with its last words."""
+    rows: list[dict[str, Any]] = []
+    section(f"runs ({warmup} warm-up + {runs} measured per side, sides rotating)")
+    for i in range(warmup + runs):
+        for side in [*sides[i % len(sides):], *sides[:i % len(sides)]]:
+            command, env = argv[side]
+            seconds, out = timed(command, env=env)
+            if out.returncode != 0:
+                sys.exit(f"bench: '{side}' failed (exit {out.returncode}): {(out.stderr or out.stdout).strip()[-400:]}")
+            rows.append({"side": side, "warmup": i < warmup, "seconds": seconds})
+    return rows
+
+
 def python_env(*, bytecode: bool, cache: Path) -> dict[str, str]:
     """The environment for measured runs of our Python console scripts.
 

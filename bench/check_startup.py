@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from typing import Any
 
 import _common as c
@@ -71,14 +70,7 @@ def main() -> None:
         if args.baseline:
             old_bin = c.pip_installed(work / "baseline", commit=args.baseline)
             argv[sides[-1]] = ([str(old_bin / "preflight"), "check", f"--kubeconfig={admin}", "-q"], installed_env)
-        c.section(f"runs ({args.warmup} warm-up + {args.runs} measured per side, sides rotating)")
-        for i in range(args.warmup + args.runs):
-            for side in sides[i % len(sides):] + sides[:i % len(sides)]:
-                command, env = argv[side]
-                seconds, out = c.timed(command, env=env)
-                if out.returncode != 0:
-                    sys.exit(f"bench: '{side}' failed (exit {out.returncode}): {(out.stderr or out.stdout).strip()[-400:]}")
-                res["rows"].append({"side": side, "warmup": i < args.warmup, "seconds": seconds})
+        res["rows"] = c.rotate_sides(sides, argv, warmup=args.warmup, runs=args.runs)
         profile = work / "profile.json"
         c.timed([str(wheel_bin / "python"), str(c.REPO / "bench" / "_preflight_profile.py"), str(profile),
                  "check", f"--kubeconfig={admin}", "-o", "json", "-q"], env=installed_env)

@@ -72,14 +72,7 @@ def main() -> None:
         argv = {side: ([chroot, f"--userspec={USER}", str(root), "/usr/local/bin/preflight", "check", "--kubeconfig", "/tmp/kc", "-q"], env)
                 for side, root in roots.items()}
         argv["kubectl version"] = ([str(cp.bin_dir / "kubectl"), f"--kubeconfig={cp.admin_kubeconfig}", "version"], c.kubectl_env())
-        c.section(f"runs ({args.warmup} warm-up + {args.runs} measured per side, sides rotating)")
-        for i in range(args.warmup + args.runs):
-            for side in SIDES[i % len(SIDES):] + SIDES[:i % len(SIDES)]:
-                command, side_env = argv[side]
-                seconds, out = c.timed(command, env=side_env)
-                if out.returncode != 0:
-                    sys.exit(f"bench: '{side}' failed (exit {out.returncode}): {(out.stderr or out.stdout).strip()[-400:]}")
-                res["rows"].append({"side": side, "warmup": i < args.warmup, "seconds": seconds})
+        res["rows"] = c.rotate_sides(SIDES, argv, warmup=args.warmup, runs=args.runs)
     res["machine_end"] = c.machine_facts()
 
     c.section("results (seconds, wall time per process)")
