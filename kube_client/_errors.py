@@ -15,7 +15,7 @@ a traceback reaching the user is a bug.
         ├── ConflictError              409 (``AlreadyExists`` is ``reason == "AlreadyExists"``)
         └── ServerError                429 and 5xx (transient: the only ones we retry)
 
-Where foreign errors are translated: ``_http`` (urllib3, ssl and socket errors of HTTP requests,
+Where foreign errors are translated: ``_http`` (http.client, ssl and socket errors of HTTP requests,
 and HTTP statuses) and ``_probe`` (the raw handshake, which alone knows whether TCP was accepted
 before TLS went silent); parsers raise ``ConfigError`` themselves.
 

@@ -1,13 +1,13 @@
-"""A small Kubernetes REST client over urllib3, and the boundary for network errors.
+"""A small Kubernetes REST client, and the boundary for network errors.
 
 Why not the ``kubernetes`` package: measured on this project's benchmark machine, importing
 it and touching ``CoreV1Api`` costs ~0.5 s before the first request (its pydantic models),
 more than the whole manual kubectl sequence we must beat by 3x; and its exec-plugin loader
 swallows failures. We only need a handful of GET/POST/DELETE/watch calls on JSON, so payloads
-are plain dicts, typed by the TypedDicts in ``_shapes`` where we read them, and urllib3, the transport the kubernetes
-client uses itself, does the pooling.
+are plain dicts, typed by the TypedDicts in ``_shapes`` where we read them, and the standard
+library's ``http.client`` carries them (``_transport``: why not urllib3).
 
-Error boundary: ``socket``, ``ssl`` and ``urllib3`` exceptions and HTTP error statuses become
+Error boundary: ``socket``, ``ssl`` and ``http.client`` exceptions and HTTP error statuses become
 ``ClusterError`` subclasses here and nowhere else (see ``_errors``). Response bodies are never
 logged; a Status message from the server is kept, trimmed, because the server writes it.
 
@@ -18,14 +18,14 @@ is written to a 0600 file in a 0700 folder only for ``load_cert_chain`` and remo
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
-import re
+import socket
 import ssl
 import subprocess
 import tempfile
 import threading
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,35 +34,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import urllib3
-import urllib3.connection
-from urllib3 import HTTPHeaderDict
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    InsecureRequestWarning,
-    ProtocolError,
-    ProxyError,
-    ReadTimeoutError,
-    SSLError,
-)
-
 from ._deadline import Deadline
-from ._network import NeverAnswered, cause_chain, network_error
+from ._network import NeverAnswered, network_error
 from ._errors import ClusterError, ConfigError, UnauthorizedError, UnreachableError, error_for_status, not_kubernetes, scrub_secrets
 from ._headers import header_value, impersonation_headers
 from ._kubeconfig import ExecSpec
 from ._pem import load_certificates
-from ._proxy import Proxy, tunnel_refused
 from ._retry import Breaker, with_retries
-from ._urls import split_url
 from ._target import Target
+from ._transport import Connection, Lane, body_chunks, open_socket
 
 __all__ = ["KubeClient", "Response", "exec_info", "ssl_context_for", "translate_network_error"]
-
-# urllib3 warns on stderr for every request to an insecure-skip-tls-verify cluster, in the middle
-# of a report; kubectl is silent, and the kubeconfig.tls check already reports it once.
-warnings.filterwarnings("ignore", category=InsecureRequestWarning)
 
 CONNECT_TIMEOUT = 5.0  # a TCP+TLS connect that takes longer is "no answer"
 # The largest answer we read, decoded (a gzip answer is inflated as it is read, so a
@@ -89,14 +71,6 @@ class Response:
             return parsedate_to_datetime(raw) if raw else None
         except (TypeError, ValueError):
             return None
-
-
-@dataclass(frozen=True)
-class _Lane:
-    """A connection pool and the slots that bound how many requests use it at once."""
-
-    pool: urllib3.HTTPConnectionPool
-    slots: threading.BoundedSemaphore
 
 
 @dataclass
@@ -149,39 +123,10 @@ def _load_client_pair(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
 
 # -- the error boundary -----------------------------------------------------------------------
 
-_TUNNEL_STATUS = re.compile(r"Tunnel connection failed: (\d{3})")
-
-
-def _authority(where: str) -> str:
-    parts = split_url(where, sendable=False)
-    return f"{parts[1]}:{parts[2]}" if parts else where
-
-
-def translate_network_error(exc: BaseException, where: str, proxy: Proxy | None = None) -> UnreachableError:
-    """Name the step that failed (proxy, dns, connect, timeout, tls) from what urllib3 raised:
-    the table in ``_network`` does the naming; urllib3 adds only which timeout it was and the
-    proxy's answer to CONNECT."""
-    chain = cause_chain(exc)
-    if proxy is not None and any(isinstance(e, ProxyError) for e in chain):
-        # http.client says "Tunnel connection failed: 407 Proxy Authentication Required" inside
-        # urllib3's ProxyError: only the status code is taken from it, the words are ours.
-        tunnel = next((m for e in chain if (m := _TUNNEL_STATUS.search(str(e)))), None)
-        if tunnel is not None:
-            refused = tunnel_refused(proxy, _authority(where), tunnel.group(1))
-            return UnreachableError(f"cannot reach {where}: {refused.message}", step="proxy", transient=refused.transient, fix=refused.fix)
-        inner = network_error(exc, f"the {proxy.display}")
-        return UnreachableError(
-            f"cannot reach {where} through the {proxy.display}: {inner.message if inner else type(chain[-1]).__name__}", step="proxy",
-            transient=inner.transient if inner else True,
-            fix="check the proxy (address, credentials, allowed destinations), or add the server to NO_PROXY",
-        )
-    if any(isinstance(e, ReadTimeoutError) for e in chain):  # connected, then silence: not a connect timeout
-        exc = NeverAnswered()
-    elif (tls := next((e for e in chain if isinstance(e, SSLError)), None)) and not any(isinstance(e, ssl.SSLError) for e in chain):
-        exc = ssl.SSLError(0, str(getattr(tls, "reason", None) or "TLS error"))  # urllib3's wrapper without the ssl error
-    elif any(isinstance(e, ProtocolError) for e in chain) and not any(isinstance(e, OSError) for e in chain):
-        exc = ConnectionResetError()
-    return network_error(exc, where) or UnreachableError(f"cannot reach {where}: {type(chain[-1]).__name__}", step="connect",
+def translate_network_error(exc: BaseException, where: str) -> UnreachableError:
+    """Name the step that failed (dns, connect, timeout, tls) from what the transport raised,
+    with the table in ``_network``."""
+    return network_error(exc, where) or UnreachableError(f"cannot reach {where}: {type(exc).__name__}", step="connect",
                                                          transient=True)
 
 
@@ -320,53 +265,85 @@ class KubeClient:
             token_source = f"the token from exec credential plugin {creds.exec.command!r}"
             if status.get("clientCertificateData"):
                 cert, key = str(status["clientCertificateData"]).encode(), str(status.get("clientKeyData", "")).encode()
-        self._headers = HTTPHeaderDict({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        # A list, not a dict: Impersonate-Group and Impersonate-Extra-* repeat.
+        self._headers: list[tuple[str, str]] = [("User-Agent", USER_AGENT)]
         if token:
-            self._headers["Authorization"] = f"Bearer {header_value(str(token), what='the token', source=token_source)}"
+            self._headers.append(("Authorization", f"Bearer {header_value(str(token), what='the token', source=token_source)}"))
         elif creds.basic is not None:  # never both: the kubeconfig layer refuses token + basic, as kubectl does
             pair = base64.b64encode(":".join(creds.basic).encode()).decode()
-            self._headers["Authorization"] = f"Basic {header_value(pair, what='the username/password', source=creds.user)}"
-        for name, value in impersonation_headers(creds.impersonate, source=f"users[{creds.user}]"):
-            self._headers.add(name, value)
+            self._headers.append(("Authorization", f"Basic {header_value(pair, what='the username/password', source=creds.user)}"))
+        self._headers += impersonation_headers(creds.impersonate, source=f"users[{creds.user}]")
         # A server URL with a path (Rancher's https://host/k8s/clusters/c-x) keeps it in front of
         # every request path, as client-go's rest client does (rest/request.go NewRequest, AbsPath).
         self._prefix = urlsplit(target.cluster.server).path.rstrip("/")
         ssl_context = ssl_context_for(target, client_cert=cert, client_key=key) if target.cluster.server.startswith("https://") else None
-        # Two lanes, each a pool with a slot per connection. A request takes a slot *before*
-        # its timeouts are computed, so one queued behind hung requests still ends at the
-        # deadline (urllib3's pool queue would start its timeout after the wait). Health probes
-        # (/version, /livez, /readyz) have their own lane: with etcd down every data read
-        # hangs, and the probes that would say "etcd failed" must not queue behind them.
+        # Two lanes, each with a slot per connection. A request takes a slot *before* its
+        # timeouts are computed, so one queued behind hung requests still ends at the deadline.
+        # Health probes (/version, /livez, /readyz) have their own lane: with etcd down every
+        # data read hangs, and the probes that would say "etcd failed" must not queue behind them.
         self._lanes = {"api": self._lane(max_connections, ssl_context), "health": self._lane(1, ssl_context)}
 
-    def _lane(self, size: int, ssl_context: ssl.SSLContext | None) -> _Lane:
+    def _lane(self, size: int, ssl_context: ssl.SSLContext | None) -> Lane:
         target = self.target
-        kw: dict[str, Any] = {"maxsize": size, "block": True, "retries": False}
+
+        def opener(timeout: float) -> socket.socket:
+            return self._connect(timeout, ssl_context)
+
+        return Lane(size, lambda: Connection(target.host, target.port, opener, tls=ssl_context is not None))
+
+    def _connect(self, timeout: float, ssl_context: ssl.SSLContext | None) -> socket.socket:
+        """A new connection to the server, through the circuit breaker, counted in the stats
+        (attempts, and completed TLS handshakes)."""
+        target = self.target
+
+        def waited_too_long() -> BaseException:
+            return TimeoutError("another connection attempt to this host is still unanswered")
+
+        with self.breaker.attempt(self._network_error, timeout, waited_too_long):
+            with self.stats.lock:
+                self.stats.connects += 1
+            try:
+                sock = open_socket(target.host, target.port, timeout, proxy=target.proxy, ssl_context=ssl_context,
+                                   tls_name=target.tls_name)
+            except UnreachableError as err:  # the proxy's, already in our words
+                self.breaker.record(err)
+                raise
         if ssl_context is not None:
-            kw |= {"ssl_context": ssl_context, "server_hostname": target.tls_name,
-                   "assert_hostname": False if target.cluster.insecure else target.tls_name}
-        pool: urllib3.HTTPConnectionPool
-        if target.proxy is not None:  # always https (_proxy refuses the rest): a CONNECT tunnel, TLS end to end
-            manager = urllib3.ProxyManager(target.proxy.url, proxy_headers=target.proxy.headers(), **kw)
-            pool = manager.connection_from_host(target.host, target.port, scheme="https")
-        elif ssl_context is not None:
-            pool = urllib3.HTTPSConnectionPool(target.host, target.port, **kw)
-        else:
-            pool = urllib3.HTTPConnectionPool(target.host, target.port, **kw)
-        base = urllib3.connection.HTTPSConnection if ssl_context is not None else urllib3.connection.HTTPConnection
-        pool.ConnectionCls = _guarded(base, self)
-        return _Lane(pool=pool, slots=threading.BoundedSemaphore(size))
+            with self.stats.lock:
+                self.stats.handshakes += 1
+        return sock
 
     def _network_error(self, exc: BaseException) -> UnreachableError:
-        return translate_network_error(exc, self.where, self.target.proxy)
+        return translate_network_error(exc, self.where)
 
     @property
     def tls_handshakes(self) -> int:
         return self.stats.handshakes
 
-    def _timeout(self, read: float | None, deadline: Deadline) -> urllib3.Timeout:
+    def _send(self, lane: Lane, method: str, url: str, body: bytes | None, headers: list[tuple[str, str]], *,
+              read: float | None, deadline: Deadline) -> tuple[Connection, http.client.HTTPResponse]:
+        """Send on a connection of ``lane`` (its slot already taken) and read the answer's head;
+        a network failure becomes our error, recorded by the breaker."""
         left = max(0.05, deadline.remaining())
-        return urllib3.Timeout(connect=min(CONNECT_TIMEOUT, left), read=min(read or left, left))
+        with self.stats.lock:
+            self.stats.requests += 1
+        conn: Connection | None = None
+        try:
+            conn = lane.take()
+            return conn, conn.send_request(method, self._prefix + url, body, headers, connect_timeout=min(CONNECT_TIMEOUT, left),
+                                           read_timeout=min(read or left, left))
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, OSError):
+                err = self._network_error(exc)
+                self.breaker.record(err)
+                raise err from None
+            if isinstance(exc, (ValueError, TypeError, UnicodeError, http.client.HTTPException)):
+                # http.client's own refusals quote the request (headers included): keep only the type.
+                raise UnreachableError(f"the request {method} {url.split('?')[0]} could not be sent ({type(exc).__name__})",
+                                       step="connect", transient=False) from None
+            raise
 
     def _once(self, method: str, url: str, body: bytes | None, read: float | None, *,
               deadline: Deadline, answers: frozenset[int] = frozenset(), lane: str = "api", accept: str | None = None,
@@ -374,36 +351,30 @@ class KubeClient:
         self.breaker.check()  # a host that refused, does not resolve or failed TLS: the same error, at once
         if deadline.expired():
             raise UnreachableError(f"deadline reached before {method} {url.split('?')[0]}", step="timeout", transient=False)
-        headers = self._headers.copy()  # a copy that keeps repeated headers (Impersonate-Group)
-        if accept is not None:
-            headers["Accept"] = accept
+        headers = [*self._headers, ("Accept", accept or "application/json")]
         if body is not None:
-            headers["Content-Type"] = content_type
+            headers.append(("Content-Type", content_type))
         chosen = self._lanes[lane]
         if not chosen.slots.acquire(timeout=deadline.remaining()):
             raise UnreachableError(
                 f"no answer from {self.where} before the deadline: earlier requests to it are still unanswered",
                 step="timeout", transient=False)
         try:
-            with self.stats.lock:
-                self.stats.requests += 1
-            raw = chosen.pool.urlopen(method, self._prefix + url, body=body, headers=headers,
-                                      timeout=self._timeout(read, deadline), redirect=False, preload_content=False)
+            conn, raw = self._send(chosen, method, url, body, headers, read=read, deadline=deadline)
             try:
                 content = self._read_capped(raw, f"{method} {url.split('?')[0]}")
-            finally:
-                raw.release_conn()
-        except (HTTPError, OSError) as exc:
-            err = self._network_error(exc)
-            self.breaker.record(err)
-            raise err from None
-        except (ValueError, TypeError, UnicodeError) as exc:
-            # http.client's own refusals quote the request (headers included): keep only the type.
-            raise UnreachableError(f"the request {method} {url.split('?')[0]} could not be sent ({type(exc).__name__})",
-                                   step="connect", transient=False) from None
+            except OSError as exc:
+                conn.close()
+                err = self._network_error(exc)
+                self.breaker.record(err)
+                raise err from None
+            except BaseException:
+                conn.close()
+                raise
+            chosen.give_back(conn, raw)
         finally:
             chosen.slots.release()
-        headers_in = {k.lower(): v for k, v in raw.headers.items()}
+        headers_in = {k.lower(): v for k, v in raw.getheaders()}
         if raw.status >= 400 and raw.status not in answers:
             raise _status_error(raw.status, content, url, where=self.where, headers=headers_in)
         data: Any = None
@@ -414,14 +385,13 @@ class KubeClient:
                 data = content.decode(errors="replace")
         return Response(status=raw.status, headers=headers_in, data=data)
 
-    def _read_capped(self, raw: urllib3.BaseHTTPResponse, what: str) -> bytes:
-        """The decoded body, read in chunks (urllib3 inflates gzip at most a chunk at a time) and
+    def _read_capped(self, raw: http.client.HTTPResponse, what: str) -> bytes:
+        """The decoded body, read in chunks (gzip is inflated at most a chunk at a time) and
         refused past MAX_RESPONSE_BYTES: a decompression bomb costs the cap, not the bomb."""
         chunks, size = [], 0
-        for chunk in raw.stream(_READ_CHUNK, decode_content=True):
+        for chunk in body_chunks(raw, _READ_CHUNK):
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
-                raw.close()  # never back to the pool with the rest unread
                 raise ClusterError(
                     f"{self.where} answered {what} with more than {MAX_RESPONSE_BYTES >> 20} MiB (decoded); preflight reads no more",
                     fix="this is not a normal API answer (a compressed bomb, or a proxy streaming something else): check the server URL")
@@ -515,79 +485,40 @@ class KubeClient:
         """Watch events (``{"type", "object"}``) until ``timeout`` or the deadline."""
         seconds = max(1, int(min(timeout, self.deadline.remaining())))
         params = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": seconds, "allowWatchBookmarks": "false", **query}
-        url = self._prefix + path + "?" + urlencode(params)
+        url = path + "?" + urlencode(params)
         api = self._lanes["api"]
         self.breaker.check()
         if not api.slots.acquire(timeout=self.deadline.remaining()):
             raise UnreachableError(f"no connection to {self.where} free before the deadline", step="timeout", transient=False)
-        with self.stats.lock:
-            self.stats.requests += 1
+        conn: Connection | None = None
         try:
-            raw = api.pool.urlopen(
-                "GET", url, headers=self._headers, timeout=self._timeout(seconds + 5, self.deadline), preload_content=False, redirect=False
-            )
-        except (HTTPError, OSError) as exc:
-            api.slots.release()
-            err = self._network_error(exc)
-            self.breaker.record(err)
-            raise err from None
-        except (ValueError, TypeError, UnicodeError) as exc:  # as in _once: never the request's text
-            api.slots.release()
-            raise UnreachableError(f"the watch of {path} could not be sent ({type(exc).__name__})", step="connect", transient=False) from None
-        try:
+            conn, raw = self._send(api, "GET", url, None, [*self._headers, ("Accept", "application/json")], read=seconds + 5,
+                                   deadline=self.deadline)
             if raw.status >= 400:
                 raise _status_error(raw.status, self._read_capped(raw, f"the watch of {path}"), url, where=self.where,
-                                    headers={k.lower(): v for k, v in raw.headers.items()})
+                                    headers={k.lower(): v for k, v in raw.getheaders()})
             buffer = b""
-            for chunk in raw.stream(4096, decode_content=True):
+            for chunk in body_chunks(raw, 4096):
                 buffer += chunk
                 if len(buffer) > MAX_RESPONSE_BYTES:
-                    raw.close()
                     raise ClusterError(f"{self.where} sent a watch event of more than {MAX_RESPONSE_BYTES >> 20} MiB (decoded) "
                                        f"for {path}; preflight reads no more", fix="check the server URL")
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     if line.strip():
                         yield json.loads(line)
-        except (HTTPError, OSError) as exc:
-            if isinstance(exc, ReadTimeoutError):
-                return
+        except NeverAnswered:
+            return  # the watch's time is up with nothing more to say
+        except OSError as exc:
             raise self._network_error(exc) from None
         finally:
-            raw.release_conn()
+            if conn is not None:
+                conn.close()  # a watch's connection is never reused: it may end mid-event
             api.slots.release()
 
     def close(self) -> None:
         for lane in self._lanes.values():
-            lane.pool.close()
-
-
-def _guarded(base: type[urllib3.connection.HTTPConnection], client: KubeClient) -> type[urllib3.connection.HTTPConnection]:
-    """``base`` whose connects go through the client's circuit breaker, and are counted in its
-    stats (attempts, and completed TLS handshakes)."""
-
-    class Guarded(base):  # type: ignore[valid-type,misc]
-        def connect(self) -> None:
-            def translate(exc: BaseException) -> BaseException:
-                # urllib3 wraps a failure before the tunnel is up as a ProxyError only after connect returns
-                if client.target.proxy is not None and isinstance(exc, Exception) and not isinstance(exc, ProxyError) \
-                        and not self.has_connected_to_proxy:
-                    exc = ProxyError("Unable to connect to proxy", exc)
-                return translate_network_error(exc, client.where, client.target.proxy)
-
-            def waited_too_long() -> BaseException:
-                return ConnectTimeoutError(self, "another connection attempt to this host is still unanswered")
-
-            wait = self.timeout if isinstance(self.timeout, (int, float)) else CONNECT_TIMEOUT
-            with client.breaker.attempt(translate, wait, waited_too_long):
-                with client.stats.lock:
-                    client.stats.connects += 1
-                super().connect()
-            if isinstance(self, urllib3.connection.HTTPSConnection):
-                with client.stats.lock:
-                    client.stats.handshakes += 1
-
-    return Guarded
+            lane.close()
 
 
 def b64decode_field(value: str | None) -> bytes:

@@ -514,7 +514,7 @@ def _check_server(server: str, origin: Path, where: str) -> None:
 
     if not server.startswith(("https://", "http://")):
         raise ConfigError(f"server {redact_url(server)!r} is not an http(s) URL", source=str(origin))
-    if split_url(server, sendable=False) is None:
+    if split_url(server) is None:
         raise ConfigError(f"server {redact_url(server)!r} is not a valid URL (scheme://host[:port], port 1-65535)",
                           source=f"{origin}: {where}.server",
                           fix="fix the address; an IPv6 host goes in brackets: https://[::1]:6443")
@@ -530,7 +530,7 @@ def _check_proxy_url(proxy_url: str, origin: Path, where: str) -> None:
         scheme = urlsplit(proxy_url).scheme
     except ValueError:
         scheme = ""
-    if scheme not in ("http", "https", "socks5") or split_url(proxy_url, sendable=False) is None:
+    if scheme not in ("http", "https", "socks5") or split_url(proxy_url) is None:
         raise ConfigError("is not a valid proxy URL (kubectl needs http://, https:// or socks5:// HOST[:PORT])",
                           source=f"{origin}: {where}.proxy-url")
 

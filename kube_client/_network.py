@@ -2,7 +2,7 @@
 whether trying again can help, what to say and what to do.
 
 Three callers reach the network in their own way and all translate here: the HTTP client
-(urllib3 wraps the socket error; ``_http`` unwraps it), the TLS probe (raw sockets, so it knows
+(``_transport``: http.client over sockets), the TLS probe (raw sockets, so it knows
 whether TCP was accepted) and the CONNECT tunnel through a proxy. The model is httpx's
 ``_exceptions`` mapping: foreign exception types in, the project's ``UnreachableError`` out,
 raised ``from None`` so no foreign text (which can quote a header) travels with it.
@@ -22,7 +22,7 @@ __all__ = ["NETWORK_FAILURES", "network_error"]
 
 
 class NeverAnswered(TimeoutError):
-    """A timeout after the peer accepted the connection (urllib3's read timeout, the probe's
+    """A timeout after the peer accepted the connection (the transport's read timeout, the probe's
     TLS handshake): something listens there but is not a working API server."""
 
 
@@ -38,9 +38,8 @@ class NetworkFailure:
 
 
 # Tried in this order, on every exception in the cause chain: the first row any of them matches
-# wins. A refused connection is tried before the timeouts, because urllib3's
-# NewConnectionError is a subclass of its ConnectTimeoutError; the accepted-then-silent case
-# before the plain timeout it subclasses.
+# wins: the most specific first (the accepted-then-silent case before the plain timeout it
+# subclasses, a reset before the OSError it is).
 NETWORK_FAILURES: tuple[NetworkFailure, ...] = (
     NetworkFailure(kinds=(socket.gaierror,), step="dns", transient=False, says="DNS: cannot resolve {where}",
                    fix="check the server name in the kubeconfig and this machine's DNS"),
@@ -62,7 +61,7 @@ NETWORK_FAILURES: tuple[NetworkFailure, ...] = (
 
 def cause_chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and what it wraps, outermost first: what it was raised from or while handling,
-    and what urllib3 keeps in ``reason`` or its arguments."""
+    and what it keeps in ``reason`` or its arguments."""
     chain: list[BaseException] = []
     todo: list[object] = [exc]
     while todo and len(chain) < 12:

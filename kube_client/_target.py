@@ -111,9 +111,6 @@ def resolve_target(
             source=str(view.origin),
             fix=exec_spec.install_hint.strip() or f"install {exec_spec.command} or put it on PATH",
         )
-    if split_url(view.cluster.server) is None:  # the kubeconfig layer checked it without urllib3; urllib3 sends it
-        raise ConfigError(f"server {view.cluster.display!r} is not a valid URL", source=f"{view.origin}: clusters[{view.cluster.name}].server",
-                          fix="fix the address; an IPv6 host goes in brackets: https://[::1]:6443")
     credentials = view.credentials
     if credentials.provider is not None:
         # client-go builds the auth provider even when a token is set, so its build-time refusals

@@ -1,8 +1,8 @@
 """Server and proxy URLs checked once, the way Go's net/url would refuse them.
 
-urlsplit accepts ``https://[::1:6443`` until ``.port`` is read, and urllib3 refuses hosts
-urlsplit accepts (a space); both raise ValueError subclasses deep inside a request. Callers
-check here first and turn ``None`` into one ConfigError naming the field.
+urlsplit accepts ``https://[::1:6443`` until ``.port`` is read, and hosts Go refuses (a
+space), which http.client would refuse deep inside a request. Callers check here first and
+turn ``None`` into one ConfigError naming the field.
 """
 
 from __future__ import annotations
@@ -23,27 +23,19 @@ def redact_url(raw: str) -> str:
     return _USERINFO.sub(lambda m: m.group(1) or "", raw)
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
+# What Go's net/url refuses in a host name (url.go shouldEscape, encodeHost) that urlsplit
+# lets through: control characters, space, and \\ ^ ` { | }.
+_BAD_HOST = re.compile(r"[\x00-\x20\x7f\\^`{|}]")
 
 
-def split_url(raw: str, *, sendable: bool = True) -> tuple[SplitResult, str, int] | None:
-    """``raw`` split, with its host and port (the scheme's default when absent); None if unusable.
-
-    With ``sendable`` urllib3, which will send the request, has the last word; the offline
-    commands (which read kubeconfigs but send nothing) pass False and do not import it."""
+def split_url(raw: str) -> tuple[SplitResult, str, int] | None:
+    """``raw`` split, with its host and port (the scheme's default when absent); None if unusable."""
     try:
         parts = urlsplit(raw)
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
     except ValueError:
         return None
-    if sendable:
-        from urllib3.exceptions import LocationParseError
-        from urllib3.util import parse_url
-
-        try:
-            parse_url(raw)
-        except (ValueError, LocationParseError):
-            return None
     host = parts.hostname
-    if not host or port <= 0 or any(c.isspace() for c in host):
+    if not host or port <= 0 or _BAD_HOST.search(host):
         return None
     return parts, host, port

@@ -161,3 +161,37 @@ def black_hole() -> Iterator[tuple[str, Log]]:
         listener.close()
         for conn in held:
             conn.close()
+
+
+@contextlib.contextmanager
+def raw_server(reply: bytes) -> Iterator[Running]:
+    """A TCP listener that reads each request's head, writes ``reply`` back byte for byte and
+    closes the connection: for answers no HTTP server library would send (not HTTP at all,
+    shorter than its Content-Length, or a keep-alive promise it then breaks). Its log counts
+    the connections it has answered and closed."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    log = Log()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head and (data := conn.recv(4096)):
+                    head += data
+                conn.sendall(reply)
+            with log.lock:
+                log.connections += 1
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield Running(url=f"http://127.0.0.1:{listener.getsockname()[1]}", log=log)
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(timeout=5)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -52,6 +50,25 @@ class FactError:
 
 Collector = Callable[["Facts"], Any]
 
+
+class _Pending:
+    """One collector's outcome, set once by its thread (what ``concurrent.futures.Future`` would
+    do here, without importing it and ``logging`` with it on every run)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def settle(self, value: Any = None, error: BaseException | None = None) -> None:
+        self._value, self._error = value, error
+        self.done.set()
+
+    def outcome(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._value
+
 REPORT_GRACE = 0.5  # seconds past the deadline a collector gets to report its own error
 
 
@@ -61,42 +78,43 @@ class Facts:
     def __init__(self, collectors: Mapping[str, Collector], deadline: Deadline) -> None:
         self._collectors = collectors
         self.deadline = deadline
-        self._futures: dict[str, Future[Any]] = {}
+        self._pending: dict[str, _Pending] = {}
         self._durations: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def start(self, name: str) -> Future[Any]:
+    def start(self, name: str) -> _Pending:
         with self._lock:
-            if name in self._futures:
-                return self._futures[name]
+            if name in self._pending:
+                return self._pending[name]
             if name not in self._collectors:
                 raise KeyError(f"no collector for fact {name!r}")
-            future: Future[Any] = Future()
-            self._futures[name] = future
-        threading.Thread(target=self._collect, args=(name, future), name=f"fact:{name}", daemon=True).start()
-        return future
+            pending = self._pending[name] = _Pending()
+        threading.Thread(target=self._collect, args=(name, pending), name=f"fact:{name}", daemon=True).start()
+        return pending
 
-    def _collect(self, name: str, future: Future[Any]) -> None:
+    def _collect(self, name: str, pending: _Pending) -> None:
         started = time.monotonic()
+        value: Any = None
+        error: BaseException | None = None
         try:
-            future.set_result(self._collectors[name](self))
+            value = self._collectors[name](self)
         except BaseException as exc:  # noqa: BLE001 - handed to the check as a FactError
-            future.set_exception(exc)
-        finally:
-            self._durations[name] = time.monotonic() - started
+            error = exc
+        self._durations[name] = time.monotonic() - started
+        pending.settle(value, error)
 
     def get(self, name: str) -> Any:
-        try:
-            # Collectors honour the deadline themselves and then raise a precise error (e.g.
-            # "accepted the connection but never answered"); wait a moment past it for that.
-            return self.start(name).result(timeout=self.deadline.remaining(grace=REPORT_GRACE))
-        except FutureTimeout:
+        pending = self.start(name)
+        # Collectors honour the deadline themselves and then raise a precise error (e.g.
+        # "accepted the connection but never answered"); wait a moment past it for that.
+        if not pending.done.wait(timeout=self.deadline.remaining(grace=REPORT_GRACE)):
             raise UnreachableError(
                 f"gave up collecting {name} at the {self.deadline.seconds:g}s deadline",
                 step="timeout",
                 transient=True,
                 fix="raise --timeout, or see api.reachable",
-            ) from None
+            )
+        return pending.outcome()
 
     def get_or_error(self, name: str) -> Any:
         try:

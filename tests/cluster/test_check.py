@@ -420,8 +420,8 @@ def test_a_plain_http_server_is_reachable_and_has_no_certificate_to_judge(cluste
 
 
 def test_an_insecure_cluster_is_reported_once_not_warned_on_every_request(cluster: Any, tmp_path: Path) -> None:
-    """urllib3 printed an InsecureRequestWarning per request into the report's stderr;
-    kubectl is silent and kubeconfig.tls already says it once."""
+    """urllib3, the transport before http.client, printed an InsecureRequestWarning per request
+    into the report's stderr; kubectl is silent and kubeconfig.tls already says it once."""
     doc = yaml.safe_load(cluster.admin_kubeconfig.read_text())
     del doc["clusters"][0]["cluster"]["certificate-authority-data"]
     doc["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True

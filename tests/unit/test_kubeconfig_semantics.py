@@ -67,9 +67,9 @@ def test_impersonation_fields_become_the_headers_kubectl_sends(tmp_path: Path) -
         ("Impersonate-Extra-100%25", "x"),
     ]
     client = KubeClient(target, Deadline(5))
-    sent = client._headers.copy()
+    sent = list(client._headers)
     client.close()
-    assert sent.getlist("Impersonate-Group") == ["dev", "ops"] and sent["Impersonate-User"] == "jane"
+    assert [v for k, v in sent if k == "Impersonate-Group"] == ["dev", "ops"] and ("Impersonate-User", "jane") in sent
 
 
 @pytest.mark.parametrize("field", [{"as-groups": ["system:masters"]}, {"as-uid": "u"}, {"as-user-extra": {"k": ["v"]}}])
@@ -114,7 +114,7 @@ def test_basic_auth_alone_is_sent_as_kubectl_sends_it(tmp_path: Path) -> None:
     target = resolve_target(kubeconfig=str(conf(tmp_path, user_doc(username="admin", password="pw"))), environ={})
     client = KubeClient(target, Deadline(5))
     client.close()
-    assert client._headers["Authorization"] == "Basic " + base64.b64encode(b"admin:pw").decode()
+    assert ("Authorization", "Basic " + base64.b64encode(b"admin:pw").decode()) in client._headers
     assert "pw" not in repr(target)
 
 

@@ -1,5 +1,5 @@
-"""The one table that names network failures, as its three callers see it: what urllib3 raises,
-what a raw socket raises, and what the proxy tunnel raises come out as the same steps."""
+"""The one table that names network failures, as its three callers see it: what the client's
+transport raises, what a raw socket raises, and what the proxy tunnel raises come out as the same steps."""
 
 from __future__ import annotations
 
@@ -7,21 +7,15 @@ import socket
 import ssl
 
 import pytest
-from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ReadTimeoutError, SSLError
+from pathlib import Path
 
-from kube_client._http import translate_network_error
+from kube_client._deadline import Deadline
+from kube_client._errors import UnreachableError
+from kube_client._http import KubeClient
 from kube_client._network import NETWORK_FAILURES, NeverAnswered, network_error
-
-
-def raised(outer: BaseException, inner: BaseException) -> BaseException:
-    """``outer`` as urllib3 raises it: while handling ``inner``."""
-    try:
-        try:
-            raise inner
-        except BaseException:
-            raise outer  # noqa: B904 - implicit chaining (__context__), as urllib3 does
-    except BaseException as exc:  # noqa: BLE001
-        return exc
+from kube_client._target import resolve_target
+from tests.hostile_server import black_hole, raw_server
+from tests.pkifactory import kubeconfig_doc, make_ca, write_kubeconfig
 
 
 @pytest.mark.parametrize(("exc", "step", "transient", "says"), [
@@ -39,24 +33,29 @@ def test_each_row_names_its_step_and_whether_to_retry(exc: BaseException, step: 
     assert err is not None and err.step == step and err.transient is transient and says in err.message
 
 
-def test_a_refused_connection_wins_over_the_timeout_urllib3_wraps_it_in() -> None:
-    # urllib3's NewConnectionError is a ConnectTimeoutError: the refusal underneath is what happened
-    wrapped = raised(NewConnectionError(None, "refused"), ConnectionRefusedError(111, "Connection refused"))  # type: ignore[arg-type]
-    assert translate_network_error(wrapped, "api:6443").step == "connect"
+def _client(tmp_path: Path, server: str, seconds: float = 5) -> KubeClient:
+    doc = kubeconfig_doc(server=server, ca=make_ca(), token="t0ken")
+    return KubeClient(resolve_target(kubeconfig=str(write_kubeconfig(tmp_path / "config", doc)), environ={}), Deadline(seconds))
 
 
-def test_urllib3_read_timeout_is_an_accepted_connection_that_never_answered() -> None:
-    wrapped = raised(ReadTimeoutError(None, "/version", "Read timed out."), TimeoutError())  # type: ignore[arg-type]
-    err = translate_network_error(wrapped, "api:6443")
-    assert err.step == "timeout" and "accepted the connection but never answered" in err.message
+def test_a_silent_tls_handshake_is_an_accepted_connection_that_never_answered(tmp_path: Path) -> None:
+    with black_hole() as (address, log):
+        with pytest.raises(UnreachableError) as err:
+            _client(tmp_path, f"https://{address}", seconds=0.5).request("GET", "/version", retry=False)
+    assert log.connections == 1
+    assert err.value.step == "timeout" and "accepted the connection but never answered" in err.value.message
 
 
-def test_urllib3_name_resolution_and_tls_failures_reach_the_same_rows() -> None:
-    dns = raised(NameResolutionError("api", None, socket.gaierror(-2, "Name or service not known")),  # type: ignore[arg-type]
-                 socket.gaierror(-2, "Name or service not known"))
-    assert translate_network_error(MaxRetryError(None, "/", dns), "api:6443").step == "dns"  # type: ignore[arg-type]
-    tls = raised(SSLError("certificate verify failed"), ssl.SSLCertVerificationError(1, "certificate verify failed"))
-    assert translate_network_error(tls, "api:6443").step == "tls"
+@pytest.mark.parametrize("reply", [
+    b"SSH-2.0-OpenSSH_9.6\r\n",  # not HTTP at all
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{}",  # ends before its Content-Length
+    b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnot!",  # gzip that does not inflate
+])
+def test_an_answer_that_breaks_http_is_a_reset_connection_worth_one_more_try(tmp_path: Path, reply: bytes) -> None:
+    with raw_server(reply) as server:
+        with pytest.raises(UnreachableError) as err:
+            _client(tmp_path, server.url).request("GET", "/version", retry=False)
+    assert err.value.step == "connect" and err.value.transient and "was reset" in err.value.message
 
 
 def test_a_proxy_reports_every_failure_as_its_own_step() -> None:

@@ -1,0 +1,42 @@
+"""The client's transport (``kube_client/_transport.py``, http.client): connections are kept
+and reused, and one the server closed while it sat idle is replaced, not failed on."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kube_client._deadline import Deadline
+from kube_client._http import KubeClient
+from kube_client._target import resolve_target
+from tests.hostile_server import Answer, hostile_server, raw_server
+from tests.pkifactory import kubeconfig_doc, make_ca, write_kubeconfig
+
+
+def _client(tmp_path: Path, server: str) -> KubeClient:
+    doc = kubeconfig_doc(server=server, ca=make_ca(), token="t0ken")
+    return KubeClient(resolve_target(kubeconfig=str(write_kubeconfig(tmp_path / "config", doc)), environ={}), Deadline(10))
+
+
+def test_requests_one_after_another_share_one_connection(tmp_path: Path) -> None:
+    with hostile_server(Answer(200, b'{"kind": "Status"}', (("Content-Type", "application/json"),))) as server:
+        client = _client(tmp_path, server.url)
+        for _ in range(5):
+            assert client.get("/version").data == {"kind": "Status"}
+        client.close()
+    assert server.log.connections == 1 and client.stats.connects == 1 and client.stats.requests == 5
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed_on(tmp_path: Path) -> None:
+    # The server answers as HTTP/1.1 keep-alive, then closes: the next request must not be sent
+    # into the closed connection (that would fail it, or cost a retry).
+    with raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}") as server:
+        client = _client(tmp_path, server.url)
+        client.request("GET", "/version", retry=False)
+        give_up = time.monotonic() + 10
+        while server.log.connections < 1 and time.monotonic() < give_up:  # the server has closed it
+            time.sleep(0.01)
+        assert server.log.connections == 1
+        client.request("GET", "/version", retry=False)
+        client.close()
+    assert client.stats.connects == 2
