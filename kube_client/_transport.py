@@ -61,7 +61,8 @@ class Connection(http.client.HTTPConnection):
     """One keep-alive connection; ``connect`` opens its socket with the client's opener."""
 
     def __init__(self, host: str, port: int, opener: Opener, *, tls: bool) -> None:
-        super().__init__(host, port)
+        # The Host header is ASCII: an internationalized name goes as its IDNA form, as Go sends it.
+        super().__init__(host if host.isascii() else host.encode("idna").decode("ascii"), port)
         self.default_port = 443 if tls else 80  # the Host header leaves out the scheme's default port
         self._opener = opener
 

@@ -3,12 +3,14 @@ and reused, and one the server closed while it sat idle is replaced, not failed 
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
 from kube_client._deadline import Deadline
 from kube_client._http import KubeClient
 from kube_client._target import resolve_target
+from kube_client._transport import Connection
 from tests.hostile_server import Answer, hostile_server, raw_server
 from tests.pkifactory import kubeconfig_doc, make_ca, write_kubeconfig
 
@@ -40,3 +42,18 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed_on(tmp
         client.request("GET", "/version", retry=False)
         client.close()
     assert client.stats.connects == 2
+
+
+def test_the_host_header_carries_the_port_unless_default_and_an_idna_name() -> None:
+    sent = {}
+    for host, port, tls in (("bücher.example", 6443, True), ("api.example", 443, True), ("::1", 8080, False)):
+        ours, theirs = socket.socketpair()
+        theirs.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")  # waits in the buffer for the request
+        conn = Connection(host, port, lambda _timeout, s=ours: s, tls=tls)
+        assert conn.send_request("GET", "/version", None, [], connect_timeout=5, read_timeout=5).status == 200
+        head = theirs.recv(4096).decode()
+        sent[host] = next(line for line in head.split("\r\n") if line.startswith("Host: "))
+        conn.close()
+        theirs.close()
+    assert sent == {"bücher.example": "Host: xn--bcher-kva.example:6443", "api.example": "Host: api.example",
+                    "::1": "Host: [::1]:8080"}
