@@ -150,6 +150,7 @@ class CheckCollectors:
             return self.options.manifest_objects
         from .chart import render_objects
 
+        facts.start("api_catalog")  # the render waits for both: ask for them at once, not one after the other
         version: ServerVersion = facts.get("version")
         return tuple(render_objects(self.options.chart, kube_version=version.git_version, catalog=facts.get("api_catalog"),
                                     timeout=max(1.0, facts.deadline.remaining())))
