@@ -164,13 +164,10 @@ def black_hole() -> Iterator[tuple[str, Log]]:
 
 
 @contextlib.contextmanager
-def raw_server(reply: bytes) -> Iterator[Running]:
-    """A TCP listener that reads each request's head, writes ``reply`` back byte for byte and
-    closes the connection: for answers no HTTP server library would send (not HTTP at all,
-    shorter than its Content-Length, or a keep-alive promise it then breaks). Its log counts
-    the connections it has answered and closed."""
+def tcp_server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A TCP listener on 127.0.0.1 that hands each connection to ``handle``, one at a time, and
+    then closes it; yields its port."""
     listener = socket.create_server(("127.0.0.1", 0))
-    log = Log()
 
     def serve() -> None:
         while True:
@@ -179,19 +176,35 @@ def raw_server(reply: bytes) -> Iterator[Running]:
             except OSError:
                 return
             with conn:
-                head = b""
-                while b"\r\n\r\n" not in head and (data := conn.recv(4096)):
-                    head += data
-                conn.sendall(reply)
-            with log.lock:
-                log.connections += 1
+                handle(conn)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield Running(url=f"http://127.0.0.1:{listener.getsockname()[1]}", log=log)
+        yield listener.getsockname()[1]
     finally:
         with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)
+            listener.shutdown(socket.SHUT_RDWR)  # accept() returns at once
         listener.close()
         thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def raw_server(reply: bytes) -> Iterator[Running]:
+    """A TCP listener that reads each request's head, writes ``reply`` back byte for byte and
+    closes the connection: for answers no HTTP server library would send (not HTTP at all,
+    shorter than its Content-Length, or a keep-alive promise it then breaks). Its log counts
+    the connections it has answered and closed."""
+    log = Log()
+
+    def answer(conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head and (data := conn.recv(4096)):
+            head += data
+        conn.sendall(reply)
+        conn.close()
+        with log.lock:
+            log.connections += 1
+
+    with tcp_server(answer) as port:
+        yield Running(url=f"http://127.0.0.1:{port}", log=log)

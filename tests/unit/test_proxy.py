@@ -5,7 +5,6 @@ net/http's UseProxyTests): the rules a user's kubectl already follows.
 """
 
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from kube_client._proxy import choose_proxy, open_tunnel
 from kube_client._deadline import Deadline
 from kube_client._target import resolve_target
 from tests.connect_proxy import connect_proxy
+from tests.hostile_server import tcp_server
 from tests.pkifactory import kubeconfig_doc, write_kubeconfig
 
 ENV = {"HTTPS_PROXY": "http://proxy.corp:3128"}
@@ -99,20 +99,8 @@ def test_target_carries_the_chosen_proxy(tmp_path: Path) -> None:
 @pytest.fixture
 def echo_server() -> Iterator[int]:
     """A TCP server that answers each line with the line upper-cased."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(conn.recv(100).upper())
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield listener.getsockname()[1]
-    listener.close()
+    with tcp_server(lambda conn: conn.sendall(conn.recv(100).upper())) as port:
+        yield port
 
 
 def test_tunnel_carries_bytes_to_the_destination_and_presents_credentials(echo_server: int) -> None:
