@@ -209,19 +209,21 @@ class CheckCollectors:
         Everything else, and every cluster-scoped permission (a RoleBinding's rule shows in the
         namespace's review but grants nothing cluster-wide), is asked one by one, as before, and
         a denial always comes from a SelfSubjectAccessReview with the server's reason."""
-        proven: set[Permission] = set()
-        for ns in sorted({p.namespace or self.target.namespace for p in wanted if not p.cluster_scoped}):
+        def proven_in(ns: str) -> set[Permission]:
             body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "spec": {"namespace": ns}}
             try:
                 review = cast(SubjectRulesReview, self._client(facts).post("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", body).data or {})
             except ClusterError:
-                continue  # the access reviews ask instead, and report what fails
+                return set()  # the access reviews ask instead, and report what fails
             status = review.get("status") or {}
             if status.get("incomplete") is not False:
-                continue
+                return set()
             rules = status.get("resourceRules") or []
-            proven |= {p for p in wanted if not p.cluster_scoped and (p.namespace or self.target.namespace) == ns and allowed_by_rules(p, rules)}
-        return proven
+            return {p for p in wanted if not p.cluster_scoped and (p.namespace or self.target.namespace) == ns and allowed_by_rules(p, rules)}
+
+        reviewed = parallel(proven_in, sorted({p.namespace or self.target.namespace for p in wanted if not p.cluster_scoped}))
+        raise_first(reviewed)  # a namespace per request, at once: a chart may deploy to several
+        return set().union(*reviewed)
 
     def leases(self, facts: Facts) -> Leases:
         return read_leases(self._client(facts))

@@ -90,3 +90,26 @@ def test_a_denial_always_comes_from_an_access_review_with_the_servers_reason() -
     assert [(r.permission, r.allowed, r.reason) for r in results] == [
         (GET_CM, True, "allowed by a complete SelfSubjectRulesReview"), (CREATE_DEPLOY, False, "recorded")]
     assert server.asked == ["create deployments in team"]
+
+
+def test_each_namespace_gets_its_own_rules_review_and_its_rules_prove_only_its_permissions() -> None:
+    class PerNamespace(_Server):
+        def __init__(self) -> None:
+            super().__init__(None)
+            self.reviewed: list[str] = []
+
+        def post(self, path: str, body: dict[str, Any]) -> SimpleNamespace:
+            if path.endswith("/selfsubjectrulesreviews"):
+                ns = body["spec"]["namespace"]
+                self.reviewed.append(ns)
+                rules = EVERYTHING if ns == "web" else {"resourceRules": [], "incomplete": False}
+                return SimpleNamespace(data={"status": rules})
+            return super().post(path, body)
+
+    server = PerNamespace()
+    in_web, in_db = Permission(verb="create", resource="deployments", group="apps", namespace="web"), \
+        Permission(verb="create", resource="deployments", group="apps", namespace="db")
+    results = {(r.permission.namespace, r.allowed, r.reason) for r in _access(server, (in_web, in_db))}
+    assert sorted(server.reviewed) == ["db", "web"]
+    assert results == {("web", True, "allowed by a complete SelfSubjectRulesReview"), ("db", False, "recorded")}
+    assert server.asked == ["create deployments in db"]  # the rules proved web's; only db's is asked
