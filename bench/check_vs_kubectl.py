@@ -324,7 +324,7 @@ def report(res: dict[str, Any], n_perms: int, namespace: str) -> None:
             ph = {
                 "interpreter start-up (venv site, editable-install finder)": p["startup_s"],
                 "import preflight CLI (click, model)": p["cli_import_s"],
-                "imports of `check` (yaml, cryptography, urllib3, tenacity, ...)": p["check_imports_s"],
+                "imports of `check` (yaml, cryptography, http.client, ...)": p["check_imports_s"],
                 "run: kubeconfig + target + client set-up until the first request": first,
                 "run: first request to last response (the checks' network part)": last - first,
                 "run: judging and rendering after the last response": p["run_s"] - last,
