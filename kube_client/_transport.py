@@ -7,11 +7,11 @@ for reuse, and answers read in chunks, gzip inflated as it is read, so that a ca
 decoded size costs the cap and not the bomb.
 
 Why not urllib3, which the ``kubernetes`` package uses: importing it cost every check about
-30 ms of its ~0.29 s (``bench/check_startup.py``, issue "Speed"): ``logging``,
-``importlib.metadata`` for its HTTP/2 probe, and regular expressions compiled at import. Its
-pooling, proxying and retries were all turned off or replaced here already (one request
-per slot, our own CONNECT tunnel for the TLS probe, ``_retry``), so what was left of it is the
-sixty lines below.
+30 ms (``bench/README.md``, "Speed": a check went from 0.224 s to 0.195 s): ``logging``,
+``importlib.metadata`` for its HTTP/2 probe, regular expressions compiled at import, 55
+modules in all. Its pooling, proxying and retries were already turned off or replaced (one
+request per slot, our own CONNECT tunnel for the TLS probe, ``_retry``), so what was left of
+it is this module.
 
 Errors: what ``socket``, ``ssl``, ``zlib`` and ``http.client`` raise leaves this module as
 they raised it, except that a timeout after the server accepted the connection becomes
@@ -67,6 +67,7 @@ class Connection(http.client.HTTPConnection):
         self._opener = opener
 
     def connect(self) -> None:
+        # send_request sets the connect timeout first; http.client's own default is an object, not seconds
         self.sock = self._opener(self.timeout if isinstance(self.timeout, (int, float)) else 5.0)
 
     def send_request(self, method: str, url: str, body: bytes | None, headers: list[tuple[str, str]],

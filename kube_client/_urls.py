@@ -24,7 +24,7 @@ def redact_url(raw: str) -> str:
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 # What Go's net/url refuses in a host name (url.go shouldEscape, encodeHost) that urlsplit
-# lets through: control characters, space, and \\ ^ ` { | }.
+# lets through: control characters, space, and \ ^ ` { | }.
 _BAD_HOST = re.compile(r"[\x00-\x20\x7f\\^`{|}]")
 
 

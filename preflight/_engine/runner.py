@@ -69,6 +69,7 @@ class _Pending:
             raise self._error
         return self._value
 
+
 REPORT_GRACE = 0.5  # seconds past the deadline a collector gets to report its own error
 
 
