@@ -316,6 +316,12 @@ class KubeClient:
     def _network_error(self, exc: BaseException) -> UnreachableError:
         return translate_network_error(exc, self.where)
 
+    def _unreachable(self, exc: BaseException) -> UnreachableError:
+        """A failure on an open connection, in our words, recorded by the circuit breaker."""
+        err = self._network_error(exc)
+        self.breaker.record(err)
+        return err
+
     @property
     def tls_handshakes(self) -> int:
         return self.stats.handshakes
@@ -336,9 +342,7 @@ class KubeClient:
             if conn is not None:
                 conn.close()
             if isinstance(exc, OSError):
-                err = self._network_error(exc)
-                self.breaker.record(err)
-                raise err from None
+                raise self._unreachable(exc) from None
             if isinstance(exc, (ValueError, TypeError, UnicodeError, http.client.HTTPException)):
                 # http.client's own refusals quote the request (headers included): keep only the type.
                 raise UnreachableError(f"the request {method} {url.split('?')[0]} could not be sent ({type(exc).__name__})",
@@ -365,9 +369,7 @@ class KubeClient:
                 content = self._read_capped(raw, f"{method} {url.split('?')[0]}")
             except OSError as exc:
                 conn.close()
-                err = self._network_error(exc)
-                self.breaker.record(err)
-                raise err from None
+                raise self._unreachable(exc) from None
             except BaseException:
                 conn.close()
                 raise
@@ -510,7 +512,7 @@ class KubeClient:
         except NeverAnswered:
             return  # the watch's time is up with nothing more to say
         except OSError as exc:
-            raise self._network_error(exc) from None
+            raise self._unreachable(exc) from None
         finally:
             if conn is not None:
                 conn.close()  # a watch's connection is never reused: it may end mid-event
