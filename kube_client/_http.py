@@ -493,6 +493,7 @@ class KubeClient:
         if not api.slots.acquire(timeout=self.deadline.remaining()):
             raise UnreachableError(f"no connection to {self.where} free before the deadline", step="timeout", transient=False)
         conn: Connection | None = None
+        ended = False  # the server ended the watch: the connection is clean for the next request
         try:
             conn, raw = self._send(api, "GET", url, None, [*self._headers, ("Accept", "application/json")], read=seconds + 5,
                                    deadline=self.deadline)
@@ -509,13 +510,17 @@ class KubeClient:
                     line, buffer = buffer.split(b"\n", 1)
                     if line.strip():
                         yield json.loads(line)
+            ended = True
         except NeverAnswered:
             return  # the watch's time is up with nothing more to say
         except OSError as exc:
             raise self._unreachable(exc) from None
         finally:
             if conn is not None:
-                conn.close()  # a watch's connection is never reused: it may end mid-event
+                if ended:
+                    api.give_back(conn, raw)
+                else:
+                    conn.close()  # left mid-stream (by us, a timeout or an error): never reused
             api.slots.release()
 
     def close(self) -> None:

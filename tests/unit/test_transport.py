@@ -57,3 +57,20 @@ def test_the_host_header_carries_the_port_unless_default_and_an_idna_name() -> N
         theirs.close()
     assert sent == {"bücher.example": "Host: xn--bcher-kva.example:6443", "api.example": "Host: api.example",
                     "::1": "Host: [::1]:8080"}
+
+
+def test_a_watch_the_server_ended_leaves_its_connection_for_the_next_request(tmp_path: Path) -> None:
+    events = b'{"type": "ADDED", "object": {}}\n{"type": "DELETED", "object": {}}\n'
+    def answer(_index: int, _method: str, path: str) -> Answer:
+        return Answer(200, events if "watch=1" in path else b"{}", (("Content-Type", "application/json"),))
+
+    with hostile_server(answer) as server:
+        client = _client(tmp_path, server.url)
+        assert [e["type"] for e in client.watch("/api/v1/secrets", resource_version="1", timeout=5)] == ["ADDED", "DELETED"]
+        client.get("/version")
+        stopped = client.watch("/api/v1/secrets", resource_version="1", timeout=5)
+        next(stopped)
+        stopped.close()  # left mid-stream: that connection is not reused
+        client.get("/version")
+        client.close()
+    assert server.log.connections == 2 and len(server.log.requests) == 4
