@@ -30,7 +30,7 @@ COMMAND_LEVEL = {"preflight/_cli/check.py"}
 STAGES = ("_engine", "_facts", "_checks", "_collect", "_cli")  # each may import only those before it
 MAX_FUNCTION_LINES = 80
 MAX_MODULES_PER_FOLDER = 12
-IO_MODULES = ("urllib3", "ssl", "subprocess", "requests", "http.client", "kube_client._http")
+IO_MODULES = ("urllib3", "ssl", "subprocess", "requests", "http.client", "kube_client._http", "kube_client._transport")
 
 
 def module_name(path: Path) -> str:
