@@ -74,7 +74,7 @@ class Connection(http.client.HTTPConnection):
                      *, connect_timeout: float, read_timeout: float) -> http.client.HTTPResponse:
         """Send one request and read the answer's head. A connection the server closed while it
         sat idle is closed here first and opened again, as urllib3 did before each reuse."""
-        if self.sock is not None and select.select([self.sock], [], [], 0)[0]:
+        if self.sock is not None and _readable(self.sock):
             self.close()  # idle and readable: the server closed it (or broke the protocol)
         if self.sock is None:
             self.timeout = connect_timeout
@@ -95,6 +95,13 @@ class Connection(http.client.HTTPConnection):
             if isinstance(exc, OSError):
                 raise
             raise ConnectionResetError(f"not an HTTP answer ({type(exc).__name__})") from None
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read right now (poll, not select: no 1024-descriptor limit)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def body_chunks(resp: http.client.HTTPResponse, size: int) -> Iterator[bytes]:
