@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import socket
 import ssl
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 from kube_client._deadline import Deadline
 from kube_client._errors import UnreachableError

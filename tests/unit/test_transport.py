@@ -1,5 +1,6 @@
 """The client's transport (``kube_client/_transport.py``, http.client): connections are kept
-and reused, and one the server closed while it sat idle is replaced, not failed on."""
+and reused (after a watch the server ended too), one the server closed while it sat idle is
+replaced, not failed on, and the Host header is what Go would send."""
 
 from __future__ import annotations
 
