@@ -44,7 +44,7 @@ from ._retry import Breaker, with_retries
 from ._target import Target
 from ._transport import Connection, Lane, body_chunks, open_socket
 
-__all__ = ["KubeClient", "Response", "exec_info", "ssl_context_for", "translate_network_error"]
+__all__ = ["KubeClient", "Response", "exec_info", "ssl_context_for"]
 
 CONNECT_TIMEOUT = 5.0  # a TCP+TLS connect that takes longer is "no answer"
 # The largest answer we read, decoded (a gzip answer is inflated as it is read, so a
@@ -122,13 +122,6 @@ def _load_client_pair(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
 
 
 # -- the error boundary -----------------------------------------------------------------------
-
-def translate_network_error(exc: BaseException, where: str) -> UnreachableError:
-    """Name the step that failed (dns, connect, timeout, tls) from what the transport raised,
-    with the table in ``_network``."""
-    return network_error(exc, where) or UnreachableError(f"cannot reach {where}: {type(exc).__name__}", step="connect",
-                                                         transient=True)
-
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Retry-After in seconds, as client-go reads it (an integer; dates are ignored)."""
@@ -302,19 +295,17 @@ class KubeClient:
         with self.breaker.attempt(self._network_error, timeout, waited_too_long):
             with self.stats.lock:
                 self.stats.connects += 1
-            try:
-                sock = open_socket(target.host, target.port, timeout, proxy=target.proxy, ssl_context=ssl_context,
-                                   tls_name=target.tls_name)
-            except UnreachableError as err:  # the proxy's, already in our words
-                self.breaker.record(err)
-                raise
+            sock = open_socket(target.host, target.port, timeout, proxy=target.proxy, ssl_context=ssl_context,
+                               tls_name=target.tls_name)
         if ssl_context is not None:
             with self.stats.lock:
                 self.stats.handshakes += 1
         return sock
 
     def _network_error(self, exc: BaseException) -> UnreachableError:
-        return translate_network_error(exc, self.where)
+        """The step that failed (dns, connect, timeout, tls), named by the table in ``_network``."""
+        return network_error(exc, self.where) or UnreachableError(f"cannot reach {self.where}: {type(exc).__name__}",
+                                                                  step="connect", transient=True)
 
     def _unreachable(self, exc: BaseException) -> UnreachableError:
         """A failure on an open connection, in our words, recorded by the circuit breaker."""

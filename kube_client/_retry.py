@@ -129,8 +129,8 @@ class Breaker:
                 self.attempts += 1
             yield
         except BaseException as exc:
-            if not isinstance(exc, UnreachableError):  # ours already: the breaker itself, or a copy of its error
-                self.record(translate(exc))
+            # ours already (a proxy's refusal, or the breaker's own error, which records nothing twice) or foreign
+            self.record(exc if isinstance(exc, UnreachableError) else translate(exc))
             raise
         else:
             self._proven = True
